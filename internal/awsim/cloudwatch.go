@@ -1,0 +1,297 @@
+package awsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
+
+	"ecs-deploy/internal/awsproto"
+)
+
+// alarm is a CloudWatch metric alarm.
+type alarm struct {
+	name, arn, state, reason string
+	metric, namespace        string
+	threshold                float64
+	comparison, statistic    string
+	periods, period          int64
+	updated, configured      time.Time
+}
+
+var alarmStates = map[string]bool{"OK": true, "ALARM": true, "INSUFFICIENT_DATA": true}
+
+// SetAlarm sets an alarm's state, creating the alarm if it does not exist.
+func (s *Server) SetAlarm(name, state, reason string) error {
+	if !alarmStates[state] {
+		return fmt.Errorf("alarm state %q is not OK, ALARM or INSUFFICIENT_DATA", state)
+	}
+	s.lock()
+	defer s.unlock()
+	a := s.alarms[name]
+	if a == nil {
+		a = s.newAlarm(name)
+	}
+	a.state, a.reason, a.updated = state, reason, s.now
+	return nil
+}
+
+func (s *Server) newAlarm(name string) *alarm {
+	a := &alarm{name: name, arn: s.arn("cloudwatch", "alarm:"+name), state: "INSUFFICIENT_DATA",
+		reason: "Unchecked: Initial alarm creation", updated: s.now, configured: s.now,
+		metric: "HTTPCode_Target_5XX_Count", namespace: "AWS/ApplicationELB", statistic: "Sum",
+		comparison: "GreaterThanThreshold", periods: 1, period: 60}
+	s.alarms[name] = a
+	return a
+}
+
+// serveCloudWatch answers CloudWatch calls in Smithy RPC v2 CBOR (what the
+// Go SDK sends) or JSON 1.0 (what the AWS CLI sends).
+func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, p awsproto.Protocol, op string) {
+	body, _ := io.ReadAll(r.Body)
+	in, err := decodeCWInput(p, body)
+	if err != nil {
+		awsproto.WriteError(w, p, "", awsproto.AsError(err))
+		return
+	}
+	var out map[string]any
+	s.lock()
+	switch op {
+	case "DescribeAlarms":
+		out, err = s.cwDescribeAlarms(in)
+	case "SetAlarmState":
+		out, err = s.cwSetAlarmState(in)
+	case "PutMetricAlarm":
+		out, err = s.cwPutMetricAlarm(in)
+	default:
+		err = awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op)
+	}
+	s.unlock()
+	if err != nil {
+		awsproto.WriteError(w, p, "", awsproto.AsError(err))
+		return
+	}
+	if p == awsproto.ProtocolJSON {
+		writeJSON(w, "application/x-amz-json-1.0", toJSON(out))
+		return
+	}
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("X-Amzn-RequestId", awsproto.RequestID())
+	_, _ = w.Write(cbor.Encode(toCBOR(out)))
+}
+
+// cwInput is a CloudWatch request decoded from either protocol into plain
+// Go values: string, float64, bool, []any, map[string]any.
+type cwInput map[string]any
+
+func decodeCWInput(p awsproto.Protocol, body []byte) (cwInput, error) {
+	in := cwInput{}
+	if len(body) == 0 {
+		return in, nil
+	}
+	if p == awsproto.ProtocolJSON {
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, awsproto.Errorf("SerializationException", "request body is not a JSON object: %v", err)
+		}
+		return in, nil
+	}
+	v, err := cbor.Decode(body)
+	m, ok := v.(cbor.Map)
+	if err != nil || !ok {
+		return nil, awsproto.Errorf("SerializationException", "request body is not a CBOR map")
+	}
+	for k, v := range m {
+		in[k] = fromCBOR(v)
+	}
+	return in, nil
+}
+
+func fromCBOR(v cbor.Value) any {
+	switch v := v.(type) {
+	case cbor.String:
+		return string(v)
+	case cbor.List:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = fromCBOR(e)
+		}
+		return out
+	case cbor.Map:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = fromCBOR(e)
+		}
+		return out
+	case cbor.Bool:
+		return bool(v)
+	}
+	if f, err := cbor.AsFloat64(v); err == nil {
+		return f
+	}
+	if i, err := cbor.AsInt64(v); err == nil {
+		return float64(i)
+	}
+	return nil
+}
+
+func toCBOR(v any) cbor.Value {
+	switch v := v.(type) {
+	case string:
+		return cbor.String(v)
+	case float64:
+		return cbor.Float64(v)
+	case int64:
+		if v < 0 {
+			return cbor.NegInt(uint64(-v))
+		}
+		return cbor.Uint(uint64(v))
+	case bool:
+		return cbor.Bool(v)
+	case time.Time:
+		return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(v.UnixMilli()) / 1000)}
+	case []any:
+		out := cbor.List{}
+		for _, e := range v {
+			out = append(out, toCBOR(e))
+		}
+		return out
+	case map[string]any:
+		out := cbor.Map{}
+		for k, e := range v {
+			out[k] = toCBOR(e)
+		}
+		return out
+	}
+	return &cbor.Nil{}
+}
+
+func toJSON(v any) any {
+	switch v := v.(type) {
+	case time.Time:
+		return epoch(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = toJSON(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = toJSON(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (in cwInput) str(key string) string {
+	s, _ := in[key].(string)
+	return s
+}
+
+func (in cwInput) strings(key string) []string {
+	l, _ := in[key].([]any)
+	var out []string
+	for _, v := range l {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (in cwInput) number(key string) (float64, bool) {
+	f, ok := in[key].(float64)
+	return f, ok
+}
+
+func (a *alarm) fields() map[string]any {
+	return map[string]any{
+		"AlarmName":                          a.name,
+		"AlarmArn":                           a.arn,
+		"StateValue":                         a.state,
+		"StateReason":                        a.reason,
+		"StateUpdatedTimestamp":              a.updated,
+		"AlarmConfigurationUpdatedTimestamp": a.configured,
+		"MetricName":                         a.metric,
+		"Namespace":                          a.namespace,
+		"Statistic":                          a.statistic,
+		"ComparisonOperator":                 a.comparison,
+		"Threshold":                          a.threshold,
+		"EvaluationPeriods":                  a.periods,
+		"Period":                             a.period,
+		"ActionsEnabled":                     true,
+	}
+}
+
+func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
+	names := in.strings("AlarmNames")
+	prefix, state := in.str("AlarmNamePrefix"), in.str("StateValue")
+	if len(names) > 0 && prefix != "" {
+		return nil, awsproto.Errorf("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix cannot be used together")
+	}
+	if state != "" && !alarmStates[state] {
+		return nil, awsproto.Errorf("InvalidParameterValue", "StateValue %q is not OK, ALARM or INSUFFICIENT_DATA", state)
+	}
+	var keys []string
+	for name := range s.alarms {
+		keys = append(keys, name)
+	}
+	sort.Strings(keys)
+	list := []any{}
+	for _, name := range keys {
+		a := s.alarms[name]
+		if (len(names) > 0 && !contains(names, name)) || !strings.HasPrefix(name, prefix) || (state != "" && a.state != state) {
+			continue
+		}
+		list = append(list, a.fields())
+	}
+	return map[string]any{"MetricAlarms": list, "CompositeAlarms": []any{}}, nil
+}
+
+func (s *Server) cwSetAlarmState(in cwInput) (map[string]any, error) {
+	name, state := in.str("AlarmName"), in.str("StateValue")
+	a, ok := s.alarms[name]
+	if !ok {
+		return nil, awsproto.Errorf("ResourceNotFound", "Alarm %s not found", name)
+	}
+	if !alarmStates[state] {
+		return nil, awsproto.Errorf("InvalidParameterValue", "StateValue %q is not OK, ALARM or INSUFFICIENT_DATA", state)
+	}
+	a.state, a.reason, a.updated = state, in.str("StateReason"), s.now
+	return map[string]any{}, nil
+}
+
+func (s *Server) cwPutMetricAlarm(in cwInput) (map[string]any, error) {
+	name := in.str("AlarmName")
+	if name == "" {
+		return nil, awsproto.Errorf("ValidationError", "AlarmName is required")
+	}
+	a := s.alarms[name]
+	if a == nil {
+		a = s.newAlarm(name)
+	}
+	for key, field := range map[string]*string{"MetricName": &a.metric, "Namespace": &a.namespace, "Statistic": &a.statistic, "ComparisonOperator": &a.comparison} {
+		if v := in.str(key); v != "" {
+			*field = v
+		}
+	}
+	if v, ok := in.number("Threshold"); ok {
+		a.threshold = v
+	}
+	if v, ok := in.number("EvaluationPeriods"); ok {
+		a.periods = int64(v)
+	}
+	if v, ok := in.number("Period"); ok {
+		a.period = int64(v)
+	}
+	a.configured = s.now
+	return map[string]any{}, nil
+}

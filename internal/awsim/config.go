@@ -1,0 +1,101 @@
+package awsim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config sets up a Server.
+type Config struct {
+	// Region is used in ARNs. Default "us-east-1".
+	Region string
+	// AccountID is used in ARNs. Default "123456789012".
+	AccountID string
+	// TimeScale is how many simulated seconds pass per real second. Default 1
+	// (real time); tests use 100 or more.
+	TimeScale float64
+	// Timings are the simulated durations of ECS and ELB state changes.
+	// Each zero field takes its default.
+	Timings Timings
+	// Seed makes IDs and fault draws repeatable. Default 1.
+	Seed uint64
+	// Now is the real clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Timings are simulated durations of the state changes a deploy waits for.
+type Timings struct {
+	// Provision is PROVISIONING to PENDING. Default 5s.
+	Provision time.Duration `json:"provision,omitempty"`
+	// Start is PENDING to RUNNING. Default 15s.
+	Start time.Duration `json:"start,omitempty"`
+	// HealthCheck is a registered target's initial to healthy. Default 15s.
+	HealthCheck time.Duration `json:"health_check,omitempty"`
+	// Deregistration is how long a deregistered target drains. Default 10s.
+	Deregistration time.Duration `json:"deregistration,omitempty"`
+	// Stop is STOPPING to STOPPED. Default 5s.
+	Stop time.Duration `json:"stop,omitempty"`
+	// Restart is how long the scheduler waits before replacing a task that
+	// stopped on its own. Default 10s.
+	Restart time.Duration `json:"restart,omitempty"`
+	// TaskExit is how long a task under the tasks-exit fault runs before its
+	// essential container exits. Default 10s.
+	TaskExit time.Duration `json:"task_exit,omitempty"`
+}
+
+func (c *Config) setDefaults() {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.AccountID == "" {
+		c.AccountID = "123456789012"
+	}
+	if c.TimeScale == 0 {
+		c.TimeScale = 1
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	t := &c.Timings
+	for _, d := range []struct {
+		field *time.Duration
+		def   time.Duration
+	}{
+		{&t.Provision, 5 * time.Second},
+		{&t.Start, 15 * time.Second},
+		{&t.HealthCheck, 15 * time.Second},
+		{&t.Deregistration, 10 * time.Second},
+		{&t.Stop, 5 * time.Second},
+		{&t.Restart, 10 * time.Second},
+		{&t.TaskExit, 10 * time.Second},
+	} {
+		if *d.field == 0 {
+			*d.field = d.def
+		}
+	}
+}
+
+// Validate reports every field out of range.
+func (c Config) Validate() error {
+	var errs []error
+	if c.TimeScale < 0 {
+		errs = append(errs, fmt.Errorf("awsim.Config.TimeScale is negative (%v)", c.TimeScale))
+	}
+	if len(c.AccountID) != 12 {
+		errs = append(errs, fmt.Errorf("awsim.Config.AccountID %q is not 12 digits", c.AccountID))
+	}
+	t := c.Timings
+	for name, d := range map[string]time.Duration{
+		"Provision": t.Provision, "Start": t.Start, "HealthCheck": t.HealthCheck,
+		"Deregistration": t.Deregistration, "Stop": t.Stop, "Restart": t.Restart, "TaskExit": t.TaskExit,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("awsim.Config.Timings.%s is negative (%v)", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}

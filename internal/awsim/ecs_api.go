@@ -1,0 +1,98 @@
+package awsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"ecs-deploy/internal/awsproto"
+)
+
+var ecsOps = map[string]apiHandler{
+	"CreateCluster":               (*Server).ecsCreateCluster,
+	"DescribeClusters":            (*Server).ecsDescribeClusters,
+	"ListClusters":                (*Server).ecsListClusters,
+	"RegisterTaskDefinition":      (*Server).ecsRegisterTaskDefinition,
+	"DescribeTaskDefinition":      (*Server).ecsDescribeTaskDefinition,
+	"DeregisterTaskDefinition":    (*Server).ecsDeregisterTaskDefinition,
+	"CreateService":               (*Server).ecsCreateService,
+	"DescribeServices":            (*Server).ecsDescribeServices,
+	"ListServices":                (*Server).ecsListServices,
+	"UpdateService":               (*Server).ecsUpdateService,
+	"CreateTaskSet":               (*Server).ecsCreateTaskSet,
+	"DescribeTaskSets":            (*Server).ecsDescribeTaskSets,
+	"UpdateTaskSet":               (*Server).ecsUpdateTaskSet,
+	"UpdateServicePrimaryTaskSet": (*Server).ecsUpdateServicePrimaryTaskSet,
+	"DeleteTaskSet":               (*Server).ecsDeleteTaskSet,
+	"ListTasks":                   (*Server).ecsListTasks,
+	"DescribeTasks":               (*Server).ecsDescribeTasks,
+	"TagResource":                 (*Server).ecsTagResource,
+	"ListTagsForResource":         (*Server).ecsListTagsForResource,
+}
+
+func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
+	h, ok := ecsOps[op]
+	if !ok {
+		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op))
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	s.lock()
+	out, err := h(s, body)
+	s.unlock()
+	if err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.AsError(err))
+		return
+	}
+	writeJSON(w, "application/x-amz-json-1.1", out)
+}
+
+// decode reads a JSON request into v, answering malformed input the way
+// ECS does.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return awsproto.Errorf("SerializationException", "cannot decode request: %v", err)
+	}
+	return nil
+}
+
+func invalidParam(format string, args ...any) error {
+	return awsproto.Errorf("InvalidParameterException", format, args...)
+}
+
+func clientErr(format string, args ...any) error {
+	return awsproto.Errorf("ClientException", format, args...)
+}
+
+// lastPart returns what follows the last "/" of an ARN, or ref itself.
+func lastPart(ref string) string {
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+// page slices items for maxResults/nextToken pagination; tokens are offsets.
+func page[T any](items []T, maxResults int, token string) ([]T, string, error) {
+	start := 0
+	if token != "" {
+		if err := json.Unmarshal([]byte(token), &start); err != nil || start < 0 || start > len(items) {
+			return nil, "", invalidParam("nextToken %q is not valid", token)
+		}
+	}
+	if maxResults <= 0 || maxResults > 100 {
+		maxResults = 100
+	}
+	end := min(start+maxResults, len(items))
+	next := ""
+	if end < len(items) {
+		b, _ := json.Marshal(end)
+		next = string(b)
+	}
+	return items[start:end], next, nil
+}

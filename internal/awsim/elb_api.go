@@ -1,0 +1,90 @@
+package awsim
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"ecs-deploy/internal/awsproto"
+)
+
+type queryHandler func(s *Server, in qmap) (any, error)
+
+var elbOps = map[string]queryHandler{
+	"CreateLoadBalancer":    (*Server).elbCreateLoadBalancer,
+	"DescribeLoadBalancers": (*Server).elbDescribeLoadBalancers,
+	"CreateTargetGroup":     (*Server).elbCreateTargetGroup,
+	"DescribeTargetGroups":  (*Server).elbDescribeTargetGroups,
+	"CreateListener":        (*Server).elbCreateListener,
+	"DescribeListeners":     (*Server).elbDescribeListeners,
+	"CreateRule":            (*Server).elbCreateRule,
+	"DescribeRules":         (*Server).elbDescribeRules,
+	"SetRulePriorities":     (*Server).elbSetRulePriorities,
+	"ModifyRule":            (*Server).elbModifyRule,
+	"DeleteRule":            (*Server).elbDeleteRule,
+	"RegisterTargets":       (*Server).elbRegisterTargets,
+	"DeregisterTargets":     (*Server).elbDeregisterTargets,
+	"DescribeTargetHealth":  (*Server).elbDescribeTargetHealth,
+}
+
+func (s *Server) serveELB(w http.ResponseWriter, op string, form url.Values) {
+	h, ok := elbOps[op]
+	if !ok {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.Errorf("InvalidAction", "The action %s is not valid for this web service.", op))
+		return
+	}
+	in, err := parseQuery(form)
+	if err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
+		return
+	}
+	s.lock()
+	out, err := h(s, in)
+	s.unlock()
+	if err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
+		return
+	}
+	var buf bytes.Buffer
+	if err := writeQueryResult(&buf, op, elbXMLNS, out); err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", awsproto.RequestID())
+	_, _ = w.Write(buf.Bytes())
+}
+
+func validationErr(format string, args ...any) error {
+	return awsproto.Errorf("ValidationError", format, args...)
+}
+
+// markerPage pages items with the query protocol's Marker and PageSize.
+func markerPage[T any](items []T, in qmap) ([]T, string, error) {
+	size, err := in.intOr("PageSize", 400)
+	if err != nil {
+		return nil, "", err
+	}
+	if size < 1 || size > 400 {
+		return nil, "", validationErr("PageSize must be between 1 and 400")
+	}
+	start, err := in.intOr("Marker", 0)
+	if err != nil || start < 0 || start > len(items) {
+		return nil, "", validationErr("Marker %q is not valid", in.str("Marker"))
+	}
+	end := min(start+size, len(items))
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[start:end], next, nil
+}
+
+func elbTags(in qmap) []elbTag {
+	var out []elbTag
+	for _, t := range in.structs("Tags") {
+		out = append(out, elbTag{Key: t.str("Key"), Value: t.str("Value")})
+	}
+	return out
+}

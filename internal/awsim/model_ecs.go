@@ -1,0 +1,170 @@
+package awsim
+
+import (
+	"encoding/json"
+	"time"
+)
+
+type cluster struct {
+	ClusterArn          string   `json:"clusterArn"`
+	ClusterName         string   `json:"clusterName"`
+	Status              string   `json:"status"`
+	RunningTasksCount   int      `json:"runningTasksCount"`
+	PendingTasksCount   int      `json:"pendingTasksCount"`
+	ActiveServicesCount int      `json:"activeServicesCount"`
+	Tags                []ecsTag `json:"tags,omitempty"`
+}
+
+type taskDefinition struct {
+	TaskDefinitionArn       string            `json:"taskDefinitionArn"`
+	Family                  string            `json:"family"`
+	Revision                int               `json:"revision"`
+	ContainerDefinitions    []json.RawMessage `json:"containerDefinitions"`
+	Cpu                     string            `json:"cpu,omitempty"`
+	Memory                  string            `json:"memory,omitempty"`
+	NetworkMode             string            `json:"networkMode,omitempty"`
+	RequiresCompatibilities []string          `json:"requiresCompatibilities,omitempty"`
+	Compatibilities         []string          `json:"compatibilities"`
+	TaskRoleArn             string            `json:"taskRoleArn,omitempty"`
+	ExecutionRoleArn        string            `json:"executionRoleArn,omitempty"`
+	Status                  string            `json:"status"`
+	RegisteredAt            epoch             `json:"registeredAt"`
+	DeregisteredAt          *epoch            `json:"deregisteredAt,omitempty"`
+
+	containers []containerSpec
+	tags       []ecsTag
+}
+
+// containerSpec is what the emulator reads of a container definition.
+type containerSpec struct {
+	Name         string `json:"name"`
+	Image        string `json:"image"`
+	Essential    *bool  `json:"essential"`
+	PortMappings []struct {
+		ContainerPort int `json:"containerPort"`
+	} `json:"portMappings"`
+}
+
+type deploymentController struct {
+	Type string `json:"type"`
+}
+
+type service struct {
+	ServiceArn           string               `json:"serviceArn"`
+	ServiceName          string               `json:"serviceName"`
+	ClusterArn           string               `json:"clusterArn"`
+	Status               string               `json:"status"`
+	DesiredCount         int                  `json:"desiredCount"`
+	RunningCount         int                  `json:"runningCount"`
+	PendingCount         int                  `json:"pendingCount"`
+	LaunchType           string               `json:"launchType,omitempty"`
+	TaskDefinition       string               `json:"taskDefinition,omitempty"`
+	DeploymentController deploymentController `json:"deploymentController"`
+	SchedulingStrategy   string               `json:"schedulingStrategy"`
+	NetworkConfiguration json.RawMessage      `json:"networkConfiguration,omitempty"`
+	CreatedAt            epoch                `json:"createdAt"`
+	TaskSets             []*taskSet           `json:"taskSets"`
+	Tags                 []ecsTag             `json:"tags,omitempty"`
+
+	cluster *cluster
+}
+
+type scale struct {
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+}
+
+type taskSetLoadBalancer struct {
+	TargetGroupArn string `json:"targetGroupArn,omitempty"`
+	ContainerName  string `json:"containerName,omitempty"`
+	ContainerPort  int    `json:"containerPort,omitempty"`
+}
+
+type taskSet struct {
+	ID                       string                `json:"id"`
+	TaskSetArn               string                `json:"taskSetArn"`
+	ServiceArn               string                `json:"serviceArn"`
+	ClusterArn               string                `json:"clusterArn"`
+	StartedBy                string                `json:"startedBy,omitempty"`
+	ExternalID               string                `json:"externalId,omitempty"`
+	Status                   string                `json:"status"`
+	TaskDefinition           string                `json:"taskDefinition"`
+	ComputedDesiredCount     int                   `json:"computedDesiredCount"`
+	PendingCount             int                   `json:"pendingCount"`
+	RunningCount             int                   `json:"runningCount"`
+	CreatedAt                epoch                 `json:"createdAt"`
+	UpdatedAt                epoch                 `json:"updatedAt"`
+	LaunchType               string                `json:"launchType,omitempty"`
+	CapacityProviderStrategy json.RawMessage       `json:"capacityProviderStrategy,omitempty"`
+	PlatformVersion          string                `json:"platformVersion,omitempty"`
+	NetworkConfiguration     json.RawMessage       `json:"networkConfiguration,omitempty"`
+	LoadBalancers            []taskSetLoadBalancer `json:"loadBalancers"`
+	Scale                    scale                 `json:"scale"`
+	StabilityStatus          string                `json:"stabilityStatus"`
+	StabilityStatusAt        epoch                 `json:"stabilityStatusAt"`
+	Tags                     []ecsTag              `json:"tags,omitempty"`
+
+	service     *service
+	taskDef     *taskDefinition
+	clientToken string
+	fault       TaskSetFault
+	tasks       []*task
+	// nextLaunch holds back replacements of tasks that stopped on their own.
+	nextLaunch time.Time
+}
+
+type networkInterface struct {
+	AttachmentID       string `json:"attachmentId,omitempty"`
+	PrivateIpv4Address string `json:"privateIpv4Address"`
+}
+
+type container struct {
+	ContainerArn      string             `json:"containerArn"`
+	TaskArn           string             `json:"taskArn"`
+	Name              string             `json:"name"`
+	Image             string             `json:"image,omitempty"`
+	LastStatus        string             `json:"lastStatus"`
+	ExitCode          *int               `json:"exitCode,omitempty"`
+	Reason            string             `json:"reason,omitempty"`
+	NetworkInterfaces []networkInterface `json:"networkInterfaces,omitempty"`
+}
+
+type attachmentDetail struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type attachment struct {
+	ID      string             `json:"id"`
+	Type    string             `json:"type"`
+	Status  string             `json:"status"`
+	Details []attachmentDetail `json:"details"`
+}
+
+type task struct {
+	TaskArn           string       `json:"taskArn"`
+	ClusterArn        string       `json:"clusterArn"`
+	TaskDefinitionArn string       `json:"taskDefinitionArn"`
+	LastStatus        string       `json:"lastStatus"`
+	DesiredStatus     string       `json:"desiredStatus"`
+	StartedBy         string       `json:"startedBy,omitempty"`
+	Group             string       `json:"group,omitempty"`
+	LaunchType        string       `json:"launchType,omitempty"`
+	Cpu               string       `json:"cpu,omitempty"`
+	Memory            string       `json:"memory,omitempty"`
+	HealthStatus      string       `json:"healthStatus"`
+	CreatedAt         epoch        `json:"createdAt"`
+	StartedAt         *epoch       `json:"startedAt,omitempty"`
+	StoppingAt        *epoch       `json:"stoppingAt,omitempty"`
+	StoppedAt         *epoch       `json:"stoppedAt,omitempty"`
+	StoppedReason     string       `json:"stoppedReason,omitempty"`
+	StopCode          string       `json:"stopCode,omitempty"`
+	Containers        []container  `json:"containers"`
+	Attachments       []attachment `json:"attachments,omitempty"`
+	Tags              []ecsTag     `json:"tags,omitempty"`
+
+	taskSet *taskSet
+	ip      string
+	// targets are the target groups this task registered in once RUNNING.
+	targets []*targetGroup
+}

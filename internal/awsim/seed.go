@@ -1,0 +1,179 @@
+package awsim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Scenario describes an app to seed: an EXTERNAL-controller service behind
+// an ALB listener with a blue and a green target group, each behind one
+// forward rule, and blue serving through a running PRIMARY task set whose
+// targets are healthy.
+type Scenario struct {
+	// Name names the app; resources are named after it. Default "demo".
+	Name string `json:"name,omitempty"`
+	// Cluster is the cluster's name. Default Name.
+	Cluster string `json:"cluster,omitempty"`
+	// DesiredCount is the service's desired count. Default 2.
+	DesiredCount int `json:"desired_count,omitempty"`
+	// ContainerName is the container behind the target groups. Default "app".
+	ContainerName string `json:"container_name,omitempty"`
+	// ContainerPort is its port. Default 8080.
+	ContainerPort int `json:"container_port,omitempty"`
+	// Image is the serving task definition's image. Default Name + ":seed".
+	Image string `json:"image,omitempty"`
+	// Alarms are CloudWatch alarms to create in state OK. Default
+	// [Name + "-target-5xx"].
+	Alarms []string `json:"alarms,omitempty"`
+}
+
+// Seeded names what Seed created.
+type Seeded struct {
+	Name              string            `json:"name"`
+	Region            string            `json:"region"`
+	AccountID         string            `json:"account_id"`
+	Cluster           string            `json:"cluster"`
+	ClusterArn        string            `json:"cluster_arn"`
+	Service           string            `json:"service"`
+	ServiceArn        string            `json:"service_arn"`
+	TaskDefinitionArn string            `json:"task_definition_arn"`
+	PrimaryTaskSetArn string            `json:"primary_task_set_arn"`
+	LoadBalancerArn   string            `json:"load_balancer_arn"`
+	ListenerArn       string            `json:"listener_arn"`
+	TargetGroupArns   map[string]string `json:"target_group_arns"`
+	RuleArns          map[string]string `json:"rule_arns"`
+	Subnets           []string          `json:"subnets"`
+	SecurityGroups    []string          `json:"security_groups"`
+	ContainerName     string            `json:"container_name"`
+	ContainerPort     int               `json:"container_port"`
+	Alarms            []string          `json:"alarms"`
+}
+
+func (sc *Scenario) setDefaults() {
+	if sc.Name == "" {
+		sc.Name = "demo"
+	}
+	if sc.Cluster == "" {
+		sc.Cluster = sc.Name
+	}
+	if sc.DesiredCount == 0 {
+		sc.DesiredCount = 2
+	}
+	if sc.ContainerName == "" {
+		sc.ContainerName = "app"
+	}
+	if sc.ContainerPort == 0 {
+		sc.ContainerPort = 8080
+	}
+	if sc.Image == "" {
+		sc.Image = sc.Name + ":seed"
+	}
+	if sc.Alarms == nil {
+		sc.Alarms = []string{sc.Name + "-target-5xx"}
+	}
+}
+
+// Validate reports every field out of range.
+func (sc Scenario) Validate() error {
+	var errs []error
+	if len(sc.Name) > 24 || !validELBName(sc.Name) {
+		errs = append(errs, fmt.Errorf("awsim.Scenario.Name %q must be 1 to 24 letters, numbers and hyphens", sc.Name))
+	}
+	if !validName(sc.Cluster) {
+		errs = append(errs, fmt.Errorf("awsim.Scenario.Cluster %q is not a valid cluster name", sc.Cluster))
+	}
+	if sc.DesiredCount < 1 {
+		errs = append(errs, fmt.Errorf("awsim.Scenario.DesiredCount is %d, want at least 1", sc.DesiredCount))
+	}
+	if sc.ContainerPort < 1 || sc.ContainerPort > 65535 {
+		errs = append(errs, fmt.Errorf("awsim.Scenario.ContainerPort %d is out of range", sc.ContainerPort))
+	}
+	return errors.Join(errs...)
+}
+
+// Seed creates the scenario's resources, already in steady state.
+func (s *Server) Seed(sc Scenario) (Seeded, error) {
+	sc.setDefaults()
+	if err := sc.Validate(); err != nil {
+		return Seeded{}, err
+	}
+	s.lock()
+	defer s.unlock()
+	out := Seeded{Name: sc.Name, Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Cluster: sc.Cluster, Service: sc.Name, ContainerName: sc.ContainerName, ContainerPort: sc.ContainerPort,
+		TargetGroupArns: map[string]string{}, RuleArns: map[string]string{}, Alarms: sc.Alarms}
+	c := s.createCluster(sc.Cluster, nil)
+	out.ClusterArn = c.ClusterArn
+	vpc := "vpc-" + s.newID(8)
+	out.Subnets = []string{"subnet-" + s.newID(8), "subnet-" + s.newID(8)}
+	out.SecurityGroups = []string{"sg-" + s.newID(8)}
+	container, _ := json.Marshal(map[string]any{
+		"name": sc.ContainerName, "image": sc.Image, "essential": true,
+		"portMappings": []map[string]any{{"containerPort": sc.ContainerPort, "protocol": "tcp"}},
+	})
+	td, err := s.registerTaskDefinition(registerTaskDefinitionInput{
+		Family: sc.Name, ContainerDefinitions: []json.RawMessage{container},
+		Cpu: "256", Memory: "512", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"},
+	})
+	if err != nil {
+		return Seeded{}, err
+	}
+	out.TaskDefinitionArn = td.TaskDefinitionArn
+	netCfg, _ := json.Marshal(map[string]any{"awsvpcConfiguration": map[string]any{
+		"subnets": out.Subnets, "securityGroups": out.SecurityGroups, "assignPublicIp": "DISABLED"}})
+	desired := sc.DesiredCount
+	svc, err := s.createService(createServiceInput{Cluster: sc.Cluster, ServiceName: sc.Name, DesiredCount: &desired,
+		LaunchType: "FARGATE", DeploymentController: deploymentController{Type: "EXTERNAL"}, NetworkConfiguration: netCfg})
+	if err != nil {
+		return Seeded{}, fmt.Errorf("seed %s: %w", sc.Name, err)
+	}
+	out.ServiceArn = svc.ServiceArn
+	lb, err := s.createLoadBalancer(sc.Name+"-alb", out.Subnets, out.SecurityGroups, "internet-facing", nil)
+	if err != nil {
+		return Seeded{}, err
+	}
+	lb.VpcID = vpc
+	out.LoadBalancerArn = lb.LoadBalancerArn
+	l, err := s.createListener(lb.LoadBalancerArn, 80, "HTTP", qlist{qmap{"Type": "fixed-response",
+		"FixedResponseConfig": qmap{"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no rule matched"}}})
+	if err != nil {
+		return Seeded{}, fmt.Errorf("seed %s: %w", sc.Name, err)
+	}
+	out.ListenerArn = l.ListenerArn
+	for i, colour := range []string{"blue", "green"} {
+		tg, err := s.createTargetGroup(createTargetGroupInput{Name: sc.Name + "-" + colour, Protocol: "HTTP",
+			Port: sc.ContainerPort, VpcID: vpc, TargetType: "ip", HealthCheckPath: "/health"})
+		if err != nil {
+			return Seeded{}, err
+		}
+		out.TargetGroupArns[colour] = tg.TargetGroupArn
+		r, err := s.createRule(l.ListenerArn, 10*(i+1),
+			qlist{qmap{"Field": "path-pattern", "Values": qlist{"/*"}, "PathPatternConfig": qmap{"Values": qlist{"/*"}}}},
+			qlist{qmap{"Type": "forward", "TargetGroupArn": tg.TargetGroupArn}})
+		if err != nil {
+			return Seeded{}, err
+		}
+		out.RuleArns[colour] = r.RuleArn
+	}
+	zero := scale{Value: 0, Unit: "PERCENT"}
+	ts, err := s.createTaskSet(createTaskSetInput{Cluster: sc.Cluster, Service: sc.Name, ExternalID: "seed",
+		TaskDefinition: td.TaskDefinitionArn, LaunchType: "FARGATE", Scale: &zero,
+		LoadBalancers: []taskSetLoadBalancer{{TargetGroupArn: out.TargetGroupArns["blue"], ContainerName: sc.ContainerName, ContainerPort: sc.ContainerPort}}})
+	if err != nil {
+		return Seeded{}, err
+	}
+	ts.Scale.Value = 100
+	for range ts.computedDesired() {
+		s.launchTask(ts, true)
+	}
+	if err := s.setPrimary(ts); err != nil {
+		return Seeded{}, err
+	}
+	out.PrimaryTaskSetArn = ts.TaskSetArn
+	for _, name := range sc.Alarms {
+		a := s.newAlarm(name)
+		a.state, a.reason = "OK", "Seeded in state OK"
+	}
+	return out, nil
+}

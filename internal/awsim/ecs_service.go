@@ -8,6 +8,9 @@ import (
 	"ecs-deploy/internal/awsproto"
 )
 
+// maxTasksPerService is ECS's default quota of tasks per service.
+const maxTasksPerService = 5000
+
 type createServiceInput struct {
 	Cluster              string               `json:"cluster"`
 	ServiceName          string               `json:"serviceName"`
@@ -41,8 +44,8 @@ func (s *Server) createService(in createServiceInput) (*service, error) {
 	if in.DesiredCount != nil {
 		desired = *in.DesiredCount
 	}
-	if desired < 0 {
-		return nil, invalidParam("desiredCount must be at least 0.")
+	if desired < 0 || desired > maxTasksPerService {
+		return nil, invalidParam("desiredCount must be from 0 to %d.", maxTasksPerService)
 	}
 	arn := s.arn("ecs", "service/"+c.ClusterName+"/"+in.ServiceName)
 	if old, ok := s.services[arn]; ok && old.Status != "INACTIVE" {
@@ -182,8 +185,8 @@ func (s *Server) ecsUpdateService(body []byte) (any, error) {
 		return nil, invalidParam("Unable to update task definition on services with a deployment controller type of EXTERNAL.")
 	}
 	if in.DesiredCount != nil {
-		if *in.DesiredCount < 0 {
-			return nil, invalidParam("desiredCount must be at least 0.")
+		if *in.DesiredCount < 0 || *in.DesiredCount > maxTasksPerService {
+			return nil, invalidParam("desiredCount must be from 0 to %d.", maxTasksPerService)
 		}
 		svc.DesiredCount = *in.DesiredCount
 		for _, ts := range svc.TaskSets {

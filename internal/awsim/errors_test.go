@@ -65,7 +65,7 @@ func TestTypedErrors(t *testing.T) {
 		{"CreateTaskSet container not in task definition", func(ctx context.Context) error {
 			_, err := b.ecs.CreateTaskSet(ctx, &ecs.CreateTaskSetInput{Cluster: &sd.Cluster, Service: &sd.Service, TaskDefinition: &td,
 				NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: sd.Subnets}},
-				LoadBalancers: []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(sd.TargetGroupArns["green"]), ContainerName: aws.String("other"), ContainerPort: aws.Int32(80)}}})
+				LoadBalancers:        []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(sd.TargetGroupArns["green"]), ContainerName: aws.String("other"), ContainerPort: aws.Int32(80)}}})
 			return err
 		}, is(new(*ecstypes.InvalidParameterException))},
 		{"CreateTaskSet unknown task definition", func(ctx context.Context) error {
@@ -185,7 +185,7 @@ func TestSetRulePrioritiesAtomic(t *testing.T) {
 	}
 	before := b.priorities(t, sd.ListenerArn)
 	_, err = b.elb.SetRulePriorities(b.ctx, &elb.SetRulePrioritiesInput{RulePriorities: []elbtypes.RulePriorityPair{
-		{RuleArn: aws.String(sd.RuleArns["blue"]), Priority: aws.Int32(5)}, // fine alone
+		{RuleArn: aws.String(sd.RuleArns["blue"]), Priority: aws.Int32(5)},   // fine alone
 		{RuleArn: aws.String(sd.RuleArns["green"]), Priority: aws.Int32(30)}, // clashes with extra
 	}})
 	var inUse *elbtypes.PriorityInUseException

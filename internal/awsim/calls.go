@@ -87,6 +87,7 @@ func (s *Server) logCalls(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		r = awsproto.Identified(r)
 		op, _, _ := awsproto.Identify(r)
 		rec := &statusRecorder{ResponseWriter: w}
 		start := s.cfg.Now()

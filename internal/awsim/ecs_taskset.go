@@ -178,7 +178,6 @@ func (s *Server) ecsCreateTaskSet(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.refresh()
 	return map[string]any{"taskSet": ts}, nil
 }
 
@@ -257,7 +256,6 @@ func (s *Server) ecsUpdateTaskSet(body []byte) (any, error) {
 	ts.Scale = *in.Scale
 	ts.UpdatedAt = epoch(s.now)
 	s.reconcile(ts)
-	s.refresh()
 	return map[string]any{"taskSet": ts}, nil
 }
 
@@ -321,6 +319,5 @@ func (s *Server) ecsDeleteTaskSet(body []byte) (any, error) {
 	ts.Status = "DRAINING"
 	ts.UpdatedAt = epoch(s.now)
 	s.reconcile(ts)
-	s.refresh()
 	return map[string]any{"taskSet": ts}, nil
 }

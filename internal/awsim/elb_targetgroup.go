@@ -217,38 +217,31 @@ type targetRef struct {
 	port int
 }
 
-func targetsParam(in qmap, tg *targetGroup) ([]targetRef, error) {
-	var out []targetRef
-	for i, t := range in.structs("Targets") {
-		if t.str("Id") == "" {
-			return nil, awsproto.Errorf("InvalidTarget", "Targets.member.%d.Id is empty", i+1)
-		}
-		port, err := t.intOr("Port", tg.Port)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, targetRef{t.str("Id"), port})
-	}
-	return out, nil
-}
-
-func (s *Server) targetGroupParam(in qmap) (*targetGroup, error) {
+// targetsRequest reads the target group and targets a request names.
+func (s *Server) targetsRequest(in qmap) (*targetGroup, []targetRef, error) {
 	if err := in.required("TargetGroupArn"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tg, ok := s.tgs[in.str("TargetGroupArn")]
 	if !ok {
-		return nil, awsproto.Errorf("TargetGroupNotFound", "Target groups '%s' not found", in.str("TargetGroupArn"))
+		return nil, nil, awsproto.Errorf("TargetGroupNotFound", "Target groups '%s' not found", in.str("TargetGroupArn"))
 	}
-	return tg, nil
+	var refs []targetRef
+	for i, t := range in.structs("Targets") {
+		if t.str("Id") == "" {
+			return nil, nil, awsproto.Errorf("InvalidTarget", "Targets.member.%d.Id is empty", i+1)
+		}
+		port, err := t.intOr("Port", tg.Port)
+		if err != nil {
+			return nil, nil, err
+		}
+		refs = append(refs, targetRef{t.str("Id"), port})
+	}
+	return tg, refs, nil
 }
 
 func (s *Server) elbRegisterTargets(in qmap) (any, error) {
-	tg, err := s.targetGroupParam(in)
-	if err != nil {
-		return nil, err
-	}
-	refs, err := targetsParam(in, tg)
+	tg, refs, err := s.targetsRequest(in)
 	if err != nil {
 		return nil, err
 	}
@@ -265,11 +258,7 @@ func (s *Server) elbRegisterTargets(in qmap) (any, error) {
 }
 
 func (s *Server) elbDeregisterTargets(in qmap) (any, error) {
-	tg, err := s.targetGroupParam(in)
-	if err != nil {
-		return nil, err
-	}
-	refs, err := targetsParam(in, tg)
+	tg, refs, err := s.targetsRequest(in)
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +278,7 @@ type targetHealthResult struct {
 }
 
 func (s *Server) elbDescribeTargetHealth(in qmap) (any, error) {
-	tg, err := s.targetGroupParam(in)
-	if err != nil {
-		return nil, err
-	}
-	refs, err := targetsParam(in, tg)
+	tg, refs, err := s.targetsRequest(in)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -48,10 +49,31 @@ type Op struct {
 	Name string
 }
 
+type identified struct {
+	op   Op
+	form url.Values
+	err  error
+}
+
+type identifiedKey struct{}
+
+// Identified returns r carrying what Identify found, so later handlers of
+// the same request do not read and parse the body again.
+func Identified(r *http.Request) *http.Request {
+	if _, ok := r.Context().Value(identifiedKey{}).(identified); ok {
+		return r
+	}
+	op, form, err := Identify(r)
+	return r.WithContext(context.WithValue(r.Context(), identifiedKey{}, identified{op, form, err}))
+}
+
 // Identify names the operation r calls. It reads the body and puts it back, so
 // the request can still be served or forwarded; form values of a query
 // request are returned so callers need not parse the body twice.
 func Identify(r *http.Request) (Op, url.Values, error) {
+	if id, ok := r.Context().Value(identifiedKey{}).(identified); ok {
+		return id.op, id.form, id.err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return Op{}, nil, err

@@ -117,6 +117,7 @@ func (in *Injector) decide(op string) (time.Duration, Kind) {
 // Middleware applies the rules to every call before next sees it.
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = awsproto.Identified(r)
 		op, _, err := awsproto.Identify(r)
 		if err != nil {
 			// Let the service itself answer the malformed request.

@@ -153,6 +153,27 @@ func TestTypedErrors(t *testing.T) {
 			_, err := b.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/1")})
 			return err
 		}, is(new(*elbtypes.TargetGroupNotFoundException))},
+		{"CreateTargetGroup same name, other settings", func(ctx context.Context) error {
+			_, err := b.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{Name: aws.String("err-blue"), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(9999), VpcId: aws.String("vpc-1")})
+			return err
+		}, is(new(*elbtypes.DuplicateTargetGroupNameException))},
+		{"CreateListener on a taken port", func(ctx context.Context) error {
+			_, err := b.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: &sd.LoadBalancerArn, Port: aws.Int32(80),
+				DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(sd.TargetGroupArns["blue"])}}})
+			return err
+		}, is(new(*elbtypes.DuplicateListenerException))},
+		{"CreateLoadBalancer bad name", func(ctx context.Context) error {
+			_, err := b.elb.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("-bad_name-")})
+			return err
+		}, code("ValidationError")},
+		{"ListTagsForResource unknown", func(ctx context.Context) error {
+			_, err := b.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:ecs:us-east-1:123456789012:service/err/none")})
+			return err
+		}, is(new(*ecstypes.InvalidParameterException))},
+		{"UpdateServicePrimaryTaskSet unknown", func(ctx context.Context) error {
+			_, err := b.ecs.UpdateServicePrimaryTaskSet(ctx, &ecs.UpdateServicePrimaryTaskSetInput{Cluster: &sd.Cluster, Service: &sd.Service, PrimaryTaskSet: aws.String("ecs-svc/42")})
+			return err
+		}, is(new(*ecstypes.TaskSetNotFoundException))},
 		{"SetAlarmState unknown alarm", func(ctx context.Context) error {
 			_, err := b.cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("none"), StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("x")})
 			return err

@@ -101,7 +101,7 @@ func TestConformanceSQSSNS(t *testing.T) {
 	}
 	filter, _ := json.Marshal(map[string][]string{"event_type": {"deploy.succeeded", "deploy.failed"}})
 	if _, err := n.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(evAttrs.Attributes["QueueArn"]),
+		Endpoint:   aws.String(evAttrs.Attributes["QueueArn"]),
 		Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": string(filter)}}); err != nil {
 		t.Fatal(err)
 	}

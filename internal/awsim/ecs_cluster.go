@@ -95,8 +95,8 @@ func (s *Server) ecsListClusters(body []byte) (any, error) {
 	return map[string]any{"clusterArns": items, "nextToken": omitEmpty(next)}, nil
 }
 
-// omitEmpty turns "" into nil so JSON leaves the field out... as null, which
-// the SDKs read as absent.
+// omitEmpty turns "" into nil, which JSON writes as null and the SDKs read
+// as absent.
 func omitEmpty(s string) any {
 	if s == "" {
 		return nil

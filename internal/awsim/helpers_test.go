@@ -27,8 +27,9 @@ type bed struct {
 	ctx context.Context
 }
 
-// newBed starts an emulator whose clock stands still unless the test
-// advances it (scale 0), so every test is deterministic.
+// newBed starts an emulator whose clock all but stands still (a zero scale
+// means the default, real time) unless the test advances it, so every test
+// is deterministic.
 func newBed(t *testing.T, cfg awsim.Config) *bed {
 	t.Helper()
 	if cfg.TimeScale == 0 {
@@ -141,7 +142,7 @@ func (b *bed) seed(t *testing.T, sc awsim.Scenario) awsim.Seeded {
 	return sd
 }
 
-// registerGreenTaskDef registers a new revision of the seeded family.
+// registerTaskDef registers a new revision of the seeded family.
 func (b *bed) registerTaskDef(t *testing.T, sd awsim.Seeded, image string) string {
 	t.Helper()
 	out, err := b.ecs.RegisterTaskDefinition(b.ctx, &ecs.RegisterTaskDefinitionInput{

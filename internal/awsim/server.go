@@ -108,8 +108,8 @@ func (s *Server) Advance(d time.Duration) {
 	s.advance()
 }
 
-// SimDuration converts a real duration to simulated time at the current
-// scale; RealDuration does the reverse.
+// RealDuration converts a simulated duration to real time at the current
+// scale.
 func (s *Server) RealDuration(sim time.Duration) time.Duration { return s.clock.Real(sim) }
 
 // Timings returns the simulated durations in force.

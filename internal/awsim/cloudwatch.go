@@ -1,11 +1,14 @@
 package awsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,16 +64,7 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, p awspr
 	}
 	var out map[string]any
 	s.lock()
-	switch op {
-	case "DescribeAlarms":
-		out, err = s.cwDescribeAlarms(in)
-	case "SetAlarmState":
-		out, err = s.cwSetAlarmState(in)
-	case "PutMetricAlarm":
-		out, err = s.cwPutMetricAlarm(in)
-	default:
-		err = awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op)
-	}
+	out, err = s.cloudWatchOp(op, in)
 	s.unlock()
 	if err != nil {
 		awsproto.WriteError(w, p, "", awsproto.AsError(err))
@@ -84,6 +78,89 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, p awspr
 	w.Header().Set("Content-Type", "application/cbor")
 	w.Header().Set("X-Amzn-RequestId", awsproto.RequestID())
 	_, _ = w.Write(cbor.Encode(toCBOR(out)))
+}
+
+// serveCloudWatchQuery answers CloudWatch calls in the query protocol, which
+// older AWS CLIs send.
+func (s *Server) serveCloudWatchQuery(w http.ResponseWriter, op string, form url.Values) {
+	tree, err := parseQuery(form)
+	if err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, cwXMLNS, awsproto.AsError(err))
+		return
+	}
+	in := cwInput{}
+	for k, v := range tree {
+		in[k] = fromQuery(v)
+	}
+	var out map[string]any
+	s.lock()
+	out, err = s.cloudWatchOp(op, in)
+	s.unlock()
+	if err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, cwXMLNS, awsproto.AsError(err))
+		return
+	}
+	var buf bytes.Buffer
+	if err := writeQueryResult(&buf, op, cwXMLNS, toQuery(out)); err != nil {
+		awsproto.WriteError(w, awsproto.ProtocolQuery, cwXMLNS, awsproto.AsError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func fromQuery(v any) any {
+	switch v := v.(type) {
+	case qlist:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = fromQuery(e)
+		}
+		return out
+	case qmap:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = fromQuery(e)
+		}
+		return out
+	case string:
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return v
+}
+
+func toQuery(v any) any {
+	switch v := v.(type) {
+	case time.Time:
+		return v.UTC().Format("2006-01-02T15:04:05.000Z")
+	case []any:
+		out := qlist{}
+		for _, e := range v {
+			out = append(out, toQuery(e))
+		}
+		return out
+	case map[string]any:
+		out := qmap{}
+		for k, e := range v {
+			out[k] = toQuery(e)
+		}
+		return out
+	}
+	return fmt.Sprint(v)
+}
+
+func (s *Server) cloudWatchOp(op string, in cwInput) (map[string]any, error) {
+	switch op {
+	case "DescribeAlarms":
+		return s.cwDescribeAlarms(in)
+	case "SetAlarmState":
+		return s.cwSetAlarmState(in)
+	case "PutMetricAlarm":
+		return s.cwPutMetricAlarm(in)
+	}
+	return nil, awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op)
 }
 
 // cwInput is a CloudWatch request decoded from either protocol into plain

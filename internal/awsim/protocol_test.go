@@ -3,6 +3,7 @@ package awsim_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +56,9 @@ func TestMalformedRequests(t *testing.T) {
 			return form(url.Values{"Action": {"SetRulePriorities"}, "Version": {"2015-12-01"},
 				"RulePriorities.member.1.RuleArn": {"x"}, "RulePriorities.member.1.Priority": {"high"}})
 		}, 400, "RuleNotFound"},
+		{"CloudWatch query: unknown alarm", func() (string, map[string]string, string) {
+			return form(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"none"}, "StateValue": {"OK"}})
+		}, 400, "<Code>ResourceNotFound</Code>"},
 		{"no operation at all", func() (string, map[string]string, string) { return "hello", nil, "/" }, 400, "MissingAction"},
 		{"CBOR garbage", func() (string, map[string]string, string) {
 			return "\xff\x00", map[string]string{"Smithy-Protocol": "rpc-v2-cbor"}, "/service/GraniteServiceVersion20100801/operation/DescribeAlarms"
@@ -80,6 +84,29 @@ func TestMalformedRequests(t *testing.T) {
 				t.Fatalf("status %d body %s; want %d with %s", resp.StatusCode, raw, c.wantStatus, c.wantCode)
 			}
 		})
+	}
+}
+
+// TestCloudWatchQuery reads alarms in the query protocol older CLIs speak.
+func TestCloudWatchQuery(t *testing.T) {
+	b := newBed(t, awsim.Config{})
+	b.seed(t, awsim.Scenario{Name: "q", Alarms: []string{"q-5xx", "q-latency"}})
+	resp, err := http.PostForm(b.url, url.Values{"Action": {"DescribeAlarms"}, "Version": {"2010-08-01"}, "AlarmNames.member.1": {"q-latency"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Alarms []struct {
+			Name  string `xml:"AlarmName"`
+			State string `xml:"StateValue"`
+		} `xml:"DescribeAlarmsResult>MetricAlarms>member"`
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || len(out.Alarms) != 1 || out.Alarms[0].Name != "q-latency" || out.Alarms[0].State != "OK" {
+		t.Fatalf("status %d alarms %+v", resp.StatusCode, out.Alarms)
 	}
 }
 

@@ -18,6 +18,8 @@ const (
 	elbVersion  = "2015-12-01"
 	elbXMLNS    = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 	cwService   = "GraniteServiceVersion20100801"
+	cwVersion   = "2010-08-01"
+	cwXMLNS     = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 	controlPath = "/_awsim/"
 )
 
@@ -137,6 +139,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case op.Protocol == awsproto.ProtocolJSON && op.Target == ecsTarget:
 		s.serveECS(w, r, op.Name)
+	case op.Protocol == awsproto.ProtocolQuery && op.Target == cwVersion:
+		s.serveCloudWatchQuery(w, op.Name, form)
 	case op.Protocol == awsproto.ProtocolQuery && (op.Target == elbVersion || op.Target == ""):
 		s.serveELB(w, op.Name, form)
 	case (op.Protocol == awsproto.ProtocolCBOR || op.Protocol == awsproto.ProtocolJSON) && op.Target == cwService:

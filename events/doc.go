@@ -1,4 +1,5 @@
-// Package events will hold the deploy request and event types, their JSON
-// form and validation (issue 4). It is the leaf of the import graph: it
+// Package events holds the types ecs-deploy publishes and consumes, with
+// their JSON form: deploy events now; the deploy request and its validation
+// come with the daemon (issue 4). It is the leaf of the import graph: it
 // imports the standard library only.
 package events

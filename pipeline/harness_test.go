@@ -1,0 +1,358 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/rs/zerolog"
+
+	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/testbed"
+	"ecs-deploy/pipeline"
+)
+
+// timeScale runs the emulator, and the pipeline's waits with it, this many
+// times faster than real time.
+const timeScale = 200
+
+func sdkConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint:     aws.String(endpoint),
+		RetryMaxAttempts: 5,
+	}
+}
+
+// simClock runs the pipeline on the emulator's simulated time.
+type simClock struct{ sim *awsim.Server }
+
+func (c simClock) Now() time.Time { return c.sim.Now() }
+
+func (c simClock) Sleep(ctx context.Context, d time.Duration) error {
+	return pipeline.RealClock{}.Sleep(ctx, c.sim.RealDuration(d))
+}
+
+// artifacts is an in-memory ArtifactDB for these tests; the real stores
+// come with the ArtifactDB issue.
+type artifacts struct {
+	mu    sync.Mutex
+	items map[string][]pipeline.Artifact
+}
+
+func (a *artifacts) add(project string, art pipeline.Artifact) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.items == nil {
+		a.items = map[string][]pipeline.Artifact{}
+	}
+	a.items[project] = append(a.items[project], art)
+}
+
+func (a *artifacts) FindArtifact(_ context.Context, project string, sel pipeline.Selector) (pipeline.Artifact, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	list := a.items[project]
+	for i := len(list) - 1; i >= 0; i-- {
+		if (sel.SHA != "" && list[i].Tags["SHA"] == sel.SHA) || (sel.Build > 0 && list[i].BuildNumber == sel.Build) {
+			return list[i], nil
+		}
+	}
+	return pipeline.Artifact{}, fmt.Errorf("%s %s: %w", project, sel, pipeline.ErrArtifactNotFound)
+}
+
+// bed is one app on the emulator with a lock table on dynalite.
+type bed struct {
+	t       *testing.T
+	sim     *awsim.Server
+	seeded  awsim.Seeded
+	ecs     *ecs.Client
+	elb     *elb.Client
+	cw      *cloudwatch.Client
+	db      *dynamodb.Client
+	table   string
+	config  *pipeline.DeployConfig
+	arts    *artifacts
+	events  *pipeline.MemorySink
+	env     string
+	lockers []*pipeline.Locker
+}
+
+type bedOptions struct {
+	name       string
+	configJSON func(sd awsim.Seeded) string // default: defaultConfig
+}
+
+var tableSeq struct {
+	sync.Mutex
+	n int
+}
+
+func newBed(t *testing.T, dynamo string, opts bedOptions) *bed {
+	t.Helper()
+	if opts.name == "" {
+		opts.name = "shop"
+	}
+	sim, err := awsim.New(awsim.Config{TimeScale: timeScale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	sd, err := sim.Seed(awsim.Scenario{Name: opts.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgJSON := defaultConfig(sd)
+	if opts.configJSON != nil {
+		cfgJSON = opts.configJSON(sd)
+	}
+	cfg, err := pipeline.LoadConfig(strings.NewReader(cfgJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableSeq.Lock()
+	tableSeq.n++
+	table := fmt.Sprintf("DeployLock%d", tableSeq.n)
+	tableSeq.Unlock()
+	b := &bed{
+		t: t, sim: sim, seeded: sd,
+		ecs:    ecs.NewFromConfig(sdkConfig(srv.URL)),
+		elb:    elb.NewFromConfig(sdkConfig(srv.URL)),
+		cw:     cloudwatch.NewFromConfig(sdkConfig(srv.URL)),
+		db:     dynamodb.NewFromConfig(sdkConfig(dynamo)),
+		table:  table,
+		config: cfg,
+		arts:   &artifacts{},
+		events: &pipeline.MemorySink{},
+		env:    "prod",
+	}
+	for build := 1; build <= 5; build++ {
+		b.arts.add(opts.name, pipeline.Artifact{BuildNumber: build, Value: fmt.Sprintf("%s:build-%d", opts.name, build),
+			Tags: map[string]string{"SHA": fmt.Sprintf("sha%d", build)}})
+	}
+	lk := b.locker("setup")
+	if err := lk.CreateTable(t.Context(), b.db); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// defaultConfig is a config in the original tool's form for the seeded app.
+func defaultConfig(sd awsim.Seeded) string {
+	cfg := map[string]any{
+		"ConfigAccountID": sd.AccountID,
+		"ConfigRegion":    sd.Region,
+		"Apps": map[string]any{
+			sd.Name: map[string]any{
+				"ArtifactDBProjectName": sd.Name,
+				"ContainerDefinitionTemplates": []any{map[string]any{
+					"Name":         sd.ContainerName,
+					"Image":        "{{.Artifact.Value}}",
+					"Essential":    true,
+					"PortMappings": []any{map[string]any{"containerPort": sd.ContainerPort}},
+					"Environment":  []any{map[string]any{"Name": "ENV", "Value": "{{.Environment}}"}},
+				}},
+				"Environments": map[string]any{
+					"prod": map[string]any{
+						"AccountID":       sd.AccountID,
+						"Region":          sd.Region,
+						"Cluster":         sd.Cluster,
+						"Family":          sd.Service,
+						"CPU":             "256",
+						"Memory":          "512",
+						"SecurityGroups":  sd.SecurityGroups,
+						"Subnets":         sd.Subnets,
+						"ListenerARN":     sd.ListenerArn,
+						"TargetGroupARNs": sd.TargetGroupArns,
+					},
+				},
+			},
+		},
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return string(b)
+}
+
+func (b *bed) locker(owner string) *pipeline.Locker {
+	b.t.Helper()
+	lk, err := pipeline.NewLocker(b.db, pipeline.LockConfig{Table: b.table, Owner: owner, Lease: time.Second, Heartbeat: 200 * time.Millisecond})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.lockers = append(b.lockers, lk)
+	b.t.Cleanup(func() { _ = lk.Close() })
+	return lk
+}
+
+type pipeOptions struct {
+	owner string
+	hook  func(pipeline.HookPoint, int) error
+}
+
+func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
+	b.t.Helper()
+	if o.owner == "" {
+		o.owner = "daemon-a"
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Deploy: b.config,
+		Clients: func(context.Context, string, string) (pipeline.Clients, error) {
+			return pipeline.Clients{ECS: b.ecs, ELB: b.elb, CloudWatch: b.cw}, nil
+		},
+		ArtifactDB: b.arts,
+		Locker:     b.locker(o.owner),
+		Events:     b.events,
+		Clock:      simClock{b.sim},
+		Hook:       o.hook,
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return p
+}
+
+func (b *bed) request(id string, build int, mode pipeline.Mode) pipeline.Request {
+	return pipeline.Request{DeployID: id, App: b.seeded.Name, Env: b.env, Artifact: pipeline.Selector{Build: build},
+		ConfigSHA: "cfg1", Mode: mode, RequestedBy: "test", CorrelationID: "corr-" + id}
+}
+
+func testContext(t *testing.T) context.Context {
+	logger := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	return logger.WithContext(t.Context())
+}
+
+// endState is what a user checks after a deploy.
+type endState struct {
+	taskSets []ecstypes.TaskSet
+	serving  string // colour of the lower-priority rule
+}
+
+func (b *bed) endState() endState {
+	b.t.Helper()
+	ctx := b.t.Context()
+	sets, err := b.ecs.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{Cluster: &b.seeded.Cluster, Service: &b.seeded.Service})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	rules, err := b.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: &b.seeded.ListenerArn})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	prio := map[string]string{}
+	for _, r := range rules.Rules {
+		prio[*r.RuleArn] = *r.Priority
+	}
+	serving := "blue"
+	if atoi(prio[b.seeded.RuleArns["green"]]) < atoi(prio[b.seeded.RuleArns["blue"]]) {
+		serving = "green"
+	}
+	return endState{taskSets: sets.TaskSets, serving: serving}
+}
+
+func atoi(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// checkDeployed asserts the end state of a finished deploy: exactly one
+// PRIMARY task set, the deploy's, behind the serving rule; at most one
+// other, ACTIVE, on the other target group; the lock released with the
+// status done; and no downtime at any moment.
+func (b *bed) checkDeployed(deployID string) {
+	b.t.Helper()
+	es := b.endState()
+	var primary []ecstypes.TaskSet
+	var others []ecstypes.TaskSet
+	for _, ts := range es.taskSets {
+		if aws.ToString(ts.Status) == "PRIMARY" {
+			primary = append(primary, ts)
+		} else {
+			others = append(others, ts)
+		}
+	}
+	if len(primary) != 1 {
+		b.t.Fatalf("%d PRIMARY task sets, want 1: %s", len(primary), describe(es.taskSets))
+	}
+	p := primary[0]
+	if aws.ToString(p.ExternalId) != deployID {
+		b.t.Fatalf("PRIMARY is %s (externalId %q), want deploy %s: %s", aws.ToString(p.Id), aws.ToString(p.ExternalId), deployID, describe(es.taskSets))
+	}
+	servingTG := b.seeded.TargetGroupArns[es.serving]
+	if aws.ToString(p.LoadBalancers[0].TargetGroupArn) != servingTG {
+		b.t.Fatalf("PRIMARY is on %s but %s serves", aws.ToString(p.LoadBalancers[0].TargetGroupArn), es.serving)
+	}
+	if p.RunningCount != p.ComputedDesiredCount || p.RunningCount == 0 {
+		b.t.Fatalf("PRIMARY runs %d of %d tasks", p.RunningCount, p.ComputedDesiredCount)
+	}
+	if len(others) > 1 {
+		b.t.Fatalf("%d task sets besides the PRIMARY, want at most 1: %s", len(others), describe(es.taskSets))
+	}
+	for _, o := range others {
+		if aws.ToString(o.Status) != "ACTIVE" || aws.ToString(o.LoadBalancers[0].TargetGroupArn) == servingTG {
+			b.t.Fatalf("other task set %s is %s on %s: %s", aws.ToString(o.Id), aws.ToString(o.Status), aws.ToString(o.LoadBalancers[0].TargetGroupArn), describe(es.taskSets))
+		}
+	}
+	b.checkLockReleased(deployID, pipeline.StateSucceeded)
+	if d := b.sim.Downtime(); len(d) != 0 {
+		b.t.Fatalf("downtime: %+v", d)
+	}
+}
+
+// checkLockReleased reads the lock item: released, with the status of the
+// deploy marked with its final state.
+func (b *bed) checkLockReleased(deployID string, state pipeline.State) {
+	b.t.Helper()
+	out, err := b.db.GetItem(b.t.Context(), &dynamodb.GetItemInput{TableName: aws.String(b.table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"key": &ddbtypes.AttributeValueMemberS{Value: pipeline.LockKey(b.seeded.Name, b.env)}}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	// dynamolock marks a released lock with isReleased = "1".
+	if rel, ok := out.Item["isReleased"].(*ddbtypes.AttributeValueMemberS); !ok || rel.Value != "1" {
+		b.t.Fatalf("lock not released: %v", out.Item["isReleased"])
+	}
+	st, ok, err := b.lockers[0].Status(b.t.Context(), pipeline.LockKey(b.seeded.Name, b.env))
+	if err != nil || !ok {
+		b.t.Fatalf("status: %v %v", ok, err)
+	}
+	if st.DeployID != deployID || st.State != state {
+		b.t.Fatalf("status says deploy %s %s (step %d, %s), want %s %s", st.DeployID, st.State, st.Step, st.Error, deployID, state)
+	}
+}
+
+func describe(sets []ecstypes.TaskSet) string {
+	var parts []string
+	for _, ts := range sets {
+		tg := ""
+		if len(ts.LoadBalancers) > 0 {
+			tg = aws.ToString(ts.LoadBalancers[0].TargetGroupArn)
+			tg = tg[strings.Index(tg, "targetgroup/")+12:]
+		}
+		parts = append(parts, fmt.Sprintf("[%s %s ext=%s on %s running=%d]", aws.ToString(ts.Id), aws.ToString(ts.Status), aws.ToString(ts.ExternalId), tg, ts.RunningCount))
+	}
+	return strings.Join(parts, " ")
+}
+
+var errCrash = errors.New("simulated crash")
+
+// sharedDynalite is one dynalite for a test and its subtests.
+func sharedDynalite(t *testing.T) string {
+	return testbed.Dynalite(t)
+}

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// colourRule is the listener rule forwarding to one colour's target group.
+type colourRule struct {
+	arn      string
+	priority int
+}
+
+// albView is what the listener and the service look like now.
+type albView struct {
+	rules    map[string]colourRule // by colour
+	serving  string                // colour of the lower-priority rule
+	taskSets []ecstypes.TaskSet
+}
+
+func otherColour(c string) string {
+	if c == "blue" {
+		return "green"
+	}
+	return "blue"
+}
+
+// readRules finds the rule of each colour: the one rule forwarding only to
+// its target group. The lower priority serves.
+func (r *run) readRules(ctx context.Context) (map[string]colourRule, string, error) {
+	out, err := r.aws.ELB.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(r.env.ListenerARN)})
+	if err != nil {
+		return nil, "", fmt.Errorf("describe rules of %s: %w", r.env.ListenerARN, err)
+	}
+	rules := map[string]colourRule{}
+	for _, colour := range []string{"blue", "green"} {
+		tg := r.env.TargetGroupARNs[colour]
+		var found []colourRule
+		for _, rule := range out.Rules {
+			if aws.ToBool(rule.IsDefault) {
+				continue
+			}
+			targets := forwardTargets(rule.Actions)
+			if len(targets) == 1 && targets[0] == tg {
+				p, err := strconv.Atoi(aws.ToString(rule.Priority))
+				if err != nil {
+					return nil, "", fmt.Errorf("rule %s has priority %q", aws.ToString(rule.RuleArn), aws.ToString(rule.Priority))
+				}
+				found = append(found, colourRule{arn: aws.ToString(rule.RuleArn), priority: p})
+			}
+		}
+		if len(found) != 1 {
+			return nil, "", permanentError{fmt.Errorf("listener %s has %d rules forwarding only to the %s target group %s; it needs exactly one", r.env.ListenerARN, len(found), colour, tg)}
+		}
+		rules[colour] = found[0]
+	}
+	serving := "blue"
+	if rules["green"].priority < rules["blue"].priority {
+		serving = "green"
+	}
+	return rules, serving, nil
+}
+
+// forwardTargets returns the target groups forward actions send traffic to.
+func forwardTargets(actions []elbtypes.Action) []string {
+	var out []string
+	for _, a := range actions {
+		if a.Type != elbtypes.ActionTypeEnumForward {
+			continue
+		}
+		if a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0 {
+			for _, tg := range a.ForwardConfig.TargetGroups {
+				if tg.Weight == nil || *tg.Weight > 0 {
+					out = append(out, aws.ToString(tg.TargetGroupArn))
+				}
+			}
+			continue
+		}
+		if a.TargetGroupArn != nil {
+			out = append(out, *a.TargetGroupArn)
+		}
+	}
+	return out
+}
+
+func (r *run) describeTaskSets(ctx context.Context) ([]ecstypes.TaskSet, error) {
+	out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
+		Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family)})
+	if err != nil {
+		return nil, fmt.Errorf("describe task sets of %s/%s: %w", r.env.Cluster, r.env.Family, err)
+	}
+	return out.TaskSets, nil
+}
+
+// readColour is step 3: which colour serves, and so which one this deploy
+// moves traffic to. On the first try it also records what serves now, the
+// task set a rollback goes back to.
+func (r *run) readColour(ctx context.Context) (*albView, error) {
+	rules, serving, err := r.readRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := r.describeTaskSets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &albView{rules: rules, serving: serving, taskSets: sets}
+	if r.st.NewColour == "" {
+		r.st.PreviousColour = serving
+		r.st.NewColour = otherColour(serving)
+		r.st.PreviousTaskSetArn = ""
+		servingTG := r.env.TargetGroupARNs[serving]
+		for _, ts := range sets {
+			if onTargetGroup(ts, servingTG) && aws.ToString(ts.Status) != "DRAINING" {
+				r.st.PreviousTaskSetArn = aws.ToString(ts.TaskSetArn)
+				if aws.ToString(ts.Status) == "PRIMARY" {
+					break
+				}
+			}
+		}
+	}
+	r.log.Info().Str("serving", serving).Str("new_colour", r.st.NewColour).Str("previous_task_set", r.st.PreviousTaskSetArn).Msg("read active colour")
+	return v, nil
+}
+
+func onTargetGroup(ts ecstypes.TaskSet, tg string) bool {
+	for _, lb := range ts.LoadBalancers {
+		if aws.ToString(lb.TargetGroupArn) == tg {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,207 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+func (r *run) templateData(taskDefinition string) map[string]any {
+	account := firstNonEmpty(r.env.AccountID, r.p.cfg.Deploy.ConfigAccountID)
+	return templateData(r.req.Env, r.p.cfg.Deploy.region(r.env), account, r.st.Artifact, taskDefinition)
+}
+
+// registerTaskDefinition is step 5. A resume reuses the one registered
+// before; a crash between registering and saving registers another
+// revision, which is harmless.
+func (r *run) registerTaskDefinition(ctx context.Context) error {
+	if r.st.TaskDefinitionArn != "" {
+		return nil
+	}
+	containers, err := renderContainers(r.app.ContainerDefinitionTemplates, r.templateData(""))
+	if err != nil {
+		return permanentError{fmt.Errorf("render container definitions: %w", err)}
+	}
+	in := &ecs.RegisterTaskDefinitionInput{
+		Family:               aws.String(r.env.Family),
+		ContainerDefinitions: containers,
+		NetworkMode:          ecstypes.NetworkModeAwsvpc,
+		Tags:                 []ecstypes.Tag{{Key: aws.String("ecs-deploy:deploy-id"), Value: aws.String(r.st.DeployID)}},
+	}
+	if r.env.CPU != "" {
+		in.Cpu = aws.String(r.env.CPU)
+	}
+	if r.env.Memory != "" {
+		in.Memory = aws.String(r.env.Memory)
+	}
+	if r.env.TaskRoleARN != "" {
+		in.TaskRoleArn = aws.String(r.env.TaskRoleARN)
+	}
+	if r.env.ExecutionRoleARN != "" {
+		in.ExecutionRoleArn = aws.String(r.env.ExecutionRoleARN)
+	}
+	if r.launchType() == ecstypes.LaunchTypeFargate {
+		in.RequiresCompatibilities = []ecstypes.Compatibility{ecstypes.CompatibilityFargate}
+	}
+	if err := r.lock.Check(); err != nil {
+		return err
+	}
+	out, err := r.aws.ECS.RegisterTaskDefinition(ctx, in)
+	if err != nil {
+		return fmt.Errorf("register task definition %s: %w", r.env.Family, err)
+	}
+	r.st.TaskDefinitionArn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	r.log.Info().Str("task_definition", r.st.TaskDefinitionArn).Msg("registered task definition")
+	return nil
+}
+
+func (r *run) launchType() ecstypes.LaunchType {
+	if len(r.env.CapacityProviderStrategy) > 0 {
+		return ""
+	}
+	if r.env.LaunchType == "" {
+		return ecstypes.LaunchTypeFargate
+	}
+	return ecstypes.LaunchType(r.env.LaunchType)
+}
+
+// servingContainer is the first container's name and its one port.
+func (r *run) servingContainer() (string, int32, error) {
+	containers, err := renderContainers(r.app.ContainerDefinitionTemplates[:1], r.templateData(""))
+	if err != nil {
+		return "", 0, permanentError{err}
+	}
+	c := containers[0]
+	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort == nil {
+		return "", 0, permanentError{fmt.Errorf("the first container must have exactly one port mapping")}
+	}
+	return aws.ToString(c.Name), *c.PortMappings[0].ContainerPort, nil
+}
+
+// createTaskSet is step 6: the new task set on the new colour's target
+// group. It is idempotent: a task set whose externalId is this deploy's id
+// is reused, and the deploy id is the client token.
+func (r *run) createTaskSet(ctx context.Context) error {
+	sets, err := r.describeTaskSets(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ts := range sets {
+		if aws.ToString(ts.ExternalId) == r.st.DeployID && aws.ToString(ts.Status) != "DRAINING" {
+			r.st.NewTaskSetArn = aws.ToString(ts.TaskSetArn)
+			r.log.Info().Str("task_set", r.st.NewTaskSetArn).Msg("reusing this deploy's task set")
+			return nil
+		}
+	}
+	name, port, err := r.servingContainer()
+	if err != nil {
+		return err
+	}
+	assign := ecstypes.AssignPublicIpDisabled
+	if r.env.AssignPublicIP {
+		assign = ecstypes.AssignPublicIpEnabled
+	}
+	in := &ecs.CreateTaskSetInput{
+		Cluster:        aws.String(r.env.Cluster),
+		Service:        aws.String(r.env.Family),
+		TaskDefinition: aws.String(r.st.TaskDefinitionArn),
+		ExternalId:     aws.String(r.st.DeployID),
+		ClientToken:    aws.String(r.st.DeployID),
+		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
+			Subnets: r.env.Subnets, SecurityGroups: r.env.SecurityGroups, AssignPublicIp: assign}},
+		LoadBalancers: []ecstypes.LoadBalancer{{
+			TargetGroupArn: aws.String(r.env.TargetGroupARNs[r.st.NewColour]),
+			ContainerName:  aws.String(name),
+			ContainerPort:  aws.Int32(port),
+		}},
+		Scale: &ecstypes.Scale{Unit: ecstypes.ScaleUnitPercent, Value: 100},
+		Tags:  []ecstypes.Tag{{Key: aws.String("ecs-deploy:deploy-id"), Value: aws.String(r.st.DeployID)}},
+	}
+	if lt := r.launchType(); lt != "" {
+		in.LaunchType = lt
+	}
+	for _, cp := range r.env.CapacityProviderStrategy {
+		in.CapacityProviderStrategy = append(in.CapacityProviderStrategy, ecstypes.CapacityProviderStrategyItem{
+			CapacityProvider: aws.String(cp.CapacityProvider), Weight: cp.Weight, Base: cp.Base})
+	}
+	if err := r.lock.Check(); err != nil {
+		return err
+	}
+	out, err := r.aws.ECS.CreateTaskSet(ctx, in)
+	if err != nil {
+		return fmt.Errorf("create task set on %s: %w", r.st.NewColour, err)
+	}
+	r.st.NewTaskSetArn = aws.ToString(out.TaskSet.TaskSetArn)
+	r.log.Info().Str("task_set", r.st.NewTaskSetArn).Str("colour", r.st.NewColour).Msg("created task set")
+	return nil
+}
+
+// waitStable is step 7: wait until the new task set is STEADY_STATE with
+// its running count reached. It fails as soon as one of its tasks stops on
+// its own, with the stop reason. Each poll is one DescribeTaskSets; stopped
+// tasks are looked for only when the counts fall short of what they were
+// (a task left), or every StopCheckEvery polls.
+func (r *run) waitStable(ctx context.Context) error {
+	arn := r.st.NewTaskSetArn
+	polls, best := 0, 0
+	clock := r.p.cfg.Clock
+	return r.poll(ctx, r.env.rolloutTimeout(), "task set "+arn+" to reach steady state", func() (bool, error) {
+		polls++
+		out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
+			Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), TaskSets: []string{arn}})
+		if err != nil {
+			return false, fmt.Errorf("describe task set %s: %w", arn, err)
+		}
+		if len(out.TaskSets) == 0 {
+			return false, failFast{fmt.Errorf("task set %s disappeared", arn)}
+		}
+		ts := out.TaskSets[0]
+		live := int(ts.RunningCount + ts.PendingCount)
+		if live < best || polls%r.p.cfg.StopCheckEvery == 0 {
+			if err := r.stoppedTasks(ctx, ts); err != nil {
+				return false, err
+			}
+		}
+		best = max(best, live)
+		if ts.StabilityStatus == ecstypes.StabilityStatusSteadyState && ts.RunningCount == ts.ComputedDesiredCount && ts.ComputedDesiredCount > 0 {
+			lag := clock.Now().Sub(aws.ToTime(ts.StabilityStatusAt))
+			r.log.Info().Int32("running", ts.RunningCount).Dur("noticed_after", lag).Msg("task set is steady")
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+// stoppedTasks fails fast when a task of the task set stopped on its own.
+func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet) error {
+	list, err := r.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.env.Cluster),
+		StartedBy: ts.Id, DesiredStatus: ecstypes.DesiredStatusStopped})
+	if err != nil {
+		return fmt.Errorf("list stopped tasks of %s: %w", aws.ToString(ts.Id), err)
+	}
+	if len(list.TaskArns) == 0 {
+		return nil
+	}
+	arns := list.TaskArns[:min(len(list.TaskArns), 100)]
+	out, err := r.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.env.Cluster), Tasks: arns})
+	if err != nil {
+		return fmt.Errorf("describe stopped tasks of %s: %w", aws.ToString(ts.Id), err)
+	}
+	for _, t := range out.Tasks {
+		if t.StopCode == ecstypes.TaskStopCodeServiceSchedulerInitiated || t.StopCode == ecstypes.TaskStopCodeUserInitiated {
+			continue
+		}
+		var exits []string
+		for _, c := range t.Containers {
+			if c.ExitCode != nil {
+				exits = append(exits, fmt.Sprintf("%s exited %d", aws.ToString(c.Name), *c.ExitCode))
+			}
+		}
+		return failFast{fmt.Errorf("task %s stopped: %s (%s) %s", aws.ToString(t.TaskArn), aws.ToString(t.StoppedReason), t.StopCode, strings.Join(exits, ", "))}
+	}
+	return nil
+}

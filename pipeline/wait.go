@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// maxPollErrors is how many polls in a row may fail (after the SDK's own
+// retries) before a wait gives up.
+const maxPollErrors = 5
+
+// poller runs a read-only check every Poll until it says done, tolerating
+// a few failed calls in a row, until the timeout.
+func (r *run) poll(ctx context.Context, timeout time.Duration, what string, check func() (bool, error)) error {
+	clock := r.p.cfg.Clock
+	deadline := clock.Now().Add(timeout)
+	failures := 0
+	for {
+		done, err := check()
+		switch {
+		case err != nil && isPermanentPoll(err):
+			return err
+		case err != nil:
+			failures++
+			if failures >= maxPollErrors {
+				return fmt.Errorf("waiting for %s: %d calls in a row failed: %w", what, failures, err)
+			}
+			r.log.Warn().Err(err).Str("waiting_for", what).Msg("poll failed; trying again")
+		case done:
+			return nil
+		default:
+			failures = 0
+		}
+		if clock.Now().After(deadline) {
+			return fmt.Errorf("waiting for %s: timed out after %v", what, timeout)
+		}
+		if err := clock.Sleep(ctx, r.p.cfg.Poll); err != nil {
+			return err
+		}
+	}
+}
+
+// failFast marks a check's verdict that waiting longer cannot change.
+type failFast struct{ error }
+
+func (e failFast) Unwrap() error { return e.error }
+
+func isPermanentPoll(err error) bool {
+	_, ok := err.(failFast)
+	return ok
+}
+
+// waitTaskSet polls a task set until done says yes (true) or the task set
+// is gone (false).
+func (r *run) waitTaskSet(ctx context.Context, arn string, timeout time.Duration, what string, done func(ecstypes.TaskSet) bool) (bool, error) {
+	found := true
+	err := r.poll(ctx, timeout, what, func() (bool, error) {
+		out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
+			Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), TaskSets: []string{arn}})
+		if err != nil {
+			return false, fmt.Errorf("describe task set %s: %w", arn, err)
+		}
+		if len(out.TaskSets) == 0 {
+			found = false
+			return true, nil
+		}
+		return done(out.TaskSets[0]), nil
+	})
+	return found, err
+}

@@ -145,9 +145,8 @@ func (l *Locker) Acquire(ctx context.Context, key string, status Status) (*Lock,
 		}
 		return nil, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	held := &Lock{locker: l, key: key, lock: lk, status: status, stop: cancel, done: make(chan struct{})}
-	go held.heartbeat(hctx)
+	held := &Lock{locker: l, key: key, lock: lk, status: status, stop: make(chan struct{}), done: make(chan struct{})}
+	go held.heartbeat()
 	return held, nil
 }
 
@@ -160,11 +159,12 @@ func (l *Locker) owner() string {
 
 // Lock is a held deploy lock.
 type Lock struct {
-	locker *Locker
-	key    string
-	lock   *dynamolock.Lock
-	stop   context.CancelFunc
-	done   chan struct{}
+	locker   *Locker
+	key      string
+	lock     *dynamolock.Lock
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	mu     sync.Mutex
 	status Status
@@ -172,28 +172,33 @@ type Lock struct {
 	last   time.Time // last successful heartbeat
 }
 
-func (lk *Lock) heartbeat(ctx context.Context) {
+// heartbeat renews the lock until stopped. A heartbeat in flight is never
+// cancelled: were its write applied but its answer lost, the lock's version
+// here would no longer match the table's.
+func (lk *Lock) heartbeat() {
 	defer close(lk.done)
-	t := time.NewTicker(lk.locker.cfg.Heartbeat)
+	cfg := lk.locker.cfg
+	t := time.NewTicker(cfg.Heartbeat)
 	defer t.Stop()
 	lk.mu.Lock()
 	lk.last = time.Now()
 	lk.mu.Unlock()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-lk.stop:
 			return
 		case <-t.C:
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lease)
 		err := lk.locker.client.SendHeartbeatWithContext(ctx, lk.lock)
+		cancel()
 		lk.mu.Lock()
 		switch {
 		case err == nil:
 			lk.last = time.Now()
-		case ctx.Err() != nil:
 		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
 			lk.lost = fmt.Errorf("%w: %s: %v", ErrLockLost, lk.key, err)
-		case time.Since(lk.last) > lk.locker.cfg.Lease-lk.locker.cfg.Heartbeat:
+		case time.Since(lk.last) > cfg.Lease-cfg.Heartbeat:
 			lk.lost = fmt.Errorf("%w: %s: heartbeats failing for %v: %v", ErrLockLost, lk.key, time.Since(lk.last).Round(time.Millisecond), err)
 		}
 		lost := lk.lost != nil
@@ -202,6 +207,11 @@ func (lk *Lock) heartbeat(ctx context.Context) {
 			return
 		}
 	}
+}
+
+func (lk *Lock) stopHeartbeat() {
+	lk.stopOnce.Do(func() { close(lk.stop) })
+	<-lk.done
 }
 
 // Check returns an error wrapping ErrLockLost once the lock may no longer be
@@ -229,7 +239,10 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 		return err
 	}
 	s.Owner = lk.locker.owner()
-	err := lk.locker.client.SendHeartbeatWithContext(ctx, lk.lock, dynamolock.ReplaceHeartbeatData(s.encode()))
+	// Not cancelled with ctx, for the same reason as heartbeats.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
+	defer cancel()
+	err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(s.encode()))
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	if err != nil {
@@ -247,9 +260,10 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 // Release saves the final status and releases the lock; the status stays
 // readable by the next deploy.
 func (lk *Lock) Release(ctx context.Context, s Status) error {
-	lk.stop()
-	<-lk.done
+	lk.stopHeartbeat()
 	s.Owner = lk.locker.owner()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
+	defer cancel()
 	if _, err := lk.locker.client.ReleaseLockWithContext(ctx, lk.lock,
 		dynamolock.WithDeleteLock(false), dynamolock.WithDataAfterRelease(s.encode())); err != nil {
 		return fmt.Errorf("release deploy lock %s: %w", lk.key, err)
@@ -259,7 +273,4 @@ func (lk *Lock) Release(ctx context.Context, s Status) error {
 
 // Abandon stops renewing the lock without releasing it, as a process that
 // dies would: another deploy can take it after one lease, and resume.
-func (lk *Lock) Abandon() {
-	lk.stop()
-	<-lk.done
-}
+func (lk *Lock) Abandon() { lk.stopHeartbeat() }

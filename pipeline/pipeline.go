@@ -224,6 +224,7 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	// Step 1: the lock. The data written stays the previous status until
 	// this request is known to go ahead.
 	first := max(r.st.Step, StepPreDeploy)
+	r.st.State, r.st.Error = StateRunning, ""
 	lockData := r.st
 	if unfinished && !resuming && r.req.Mode != ModeStartOver {
 		lockData = prev
@@ -247,7 +248,6 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		return Status{}, permanentError{fmt.Errorf("%w: deploy %s of %s stopped at step %d (%s) in state %s; send resume or start-over",
 			ErrUnfinished, prev.DeployID, r.key, prev.Step, stepName(prev.Step), prev.State)}
 	}
-	r.st.State, r.st.Error = StateRunning, ""
 	r.emit(ctx, events.DeployStarted, 0, fmt.Sprintf("%s of build %d (%s) to %s", r.st.Mode, r.st.Artifact.BuildNumber, r.st.Artifact.Value, r.req.Env), nil)
 	return r.steps(ctx, first)
 }

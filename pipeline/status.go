@@ -45,8 +45,9 @@ type Status struct {
 	PreviousTaskSetArn string `json:"previous_task_set_arn,omitempty"`
 }
 
-// Finished says whether the deploy the status describes has ended.
-func (s Status) Finished() bool { return s.State != StateRunning }
+// Finished says whether the deploy the status describes has ended for good:
+// succeeded or rolled back. A running or failed one can be resumed.
+func (s Status) Finished() bool { return s.State == StateSucceeded || s.State == StateRolledBack }
 
 func (s Status) encode() []byte {
 	b, _ := json.Marshal(s)

@@ -277,6 +277,14 @@ func atoi(s string) int {
 // status done; and no downtime at any moment.
 func (b *bed) checkDeployed(deployID string) {
 	b.t.Helper()
+	b.checkServing(deployID)
+	b.checkLockReleased(deployID, pipeline.StateSucceeded)
+}
+
+// checkServing asserts the task sets and rules of a finished deploy, and
+// that there was no downtime.
+func (b *bed) checkServing(deployID string) {
+	b.t.Helper()
 	es := b.endState()
 	var primary []ecstypes.TaskSet
 	var others []ecstypes.TaskSet
@@ -309,7 +317,6 @@ func (b *bed) checkDeployed(deployID string) {
 			b.t.Fatalf("other task set %s is %s on %s: %s", aws.ToString(o.Id), aws.ToString(o.Status), aws.ToString(o.LoadBalancers[0].TargetGroupArn), describe(es.taskSets))
 		}
 	}
-	b.checkLockReleased(deployID, pipeline.StateSucceeded)
 	if d := b.sim.Downtime(); len(d) != 0 {
 		b.t.Fatalf("downtime: %+v", d)
 	}

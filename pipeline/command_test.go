@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func logged(t *testing.T) (context.Context, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return zerolog.New(&buf).WithContext(t.Context()), &buf
+}
+
+func TestRunCommandIsArgv(t *testing.T) {
+	ctx, buf := logged(t)
+	arg := `it's "quoted"; echo injected $HOME`
+	if err := runCommand(ctx, Command{Program: "printf", Args: []string{"%s\n", arg}}, []string{"PATH=" + os.Getenv("PATH")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, `it's \"quoted\"; echo injected $HOME`) || !strings.Contains(out, `"program":"printf"`) || !strings.Contains(out, `"stream":"stdout"`) {
+		t.Fatalf("log: %s", out)
+	}
+}
+
+func TestRunCommandFails(t *testing.T) {
+	ctx, _ := logged(t)
+	err := runCommand(ctx, Command{Program: "false"}, []string{"PATH=" + os.Getenv("PATH")}, time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "false") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := runCommand(ctx, Command{Program: "no-such-program-here"}, nil, time.Minute); err == nil {
+		t.Fatal("missing program ran")
+	}
+}
+
+// TestRunCommandTimeoutKillsGroup: at the timeout the command and what it
+// started in the background are killed.
+func TestRunCommandTimeoutKillsGroup(t *testing.T) {
+	ctx, _ := logged(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	err := runCommand(ctx, Command{Program: "sh", Args: []string{"-c", "sleep 60 & echo $! > " + pidFile + "; wait"}},
+		[]string{"PATH=" + os.Getenv("PATH")}, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v", err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("background child %d still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCommandEnvAllowlist(t *testing.T) {
+	vars := map[string]string{
+		"PATH": "/bin", "HOME": "/root", "VPC_CONF_API_KEYS": "k1", "CLOUDTAMER_PASSWORD": "secret",
+		"AWS_SECRET_ACCESS_KEY": "daemon-secret", "AWS_ENDPOINT_URL_ECS": "http://127.0.0.1:1",
+	}
+	var environ []string
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
+	}
+	env := commandEnv(func(k string) string { return vars[k] }, []string{"VPC_CONF_API_KEYS"}, environ,
+		[]string{"AWS_ACCESS_KEY_ID=target", "AWS_SECRET_ACCESS_KEY=target-secret"})
+	got := strings.Join(env, "\n")
+	for _, want := range []string{"PATH=/bin", "HOME=/root", "VPC_CONF_API_KEYS=k1", "AWS_ENDPOINT_URL_ECS=http://127.0.0.1:1", "AWS_SECRET_ACCESS_KEY=target-secret"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in:\n%s", want, got)
+		}
+	}
+	for _, leak := range []string{"CLOUDTAMER_PASSWORD", "daemon-secret"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%s leaked into:\n%s", leak, got)
+		}
+	}
+}

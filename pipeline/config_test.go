@@ -1,0 +1,146 @@
+package pipeline
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// TestOriginalConfigLoads loads a config in the original tool's form,
+// mixed-case container keys and an unknown field included, and renders it.
+func TestOriginalConfigLoads(t *testing.T) {
+	cfg, err := LoadConfigFile("testdata/original-config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, env, err := cfg.Target("vpc-conf", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.RequiresPreviousEnvDeploy != "dev" || env.TargetGroupARNs["green"] == "" || cfg.region(env) != "us-west-2" {
+		t.Fatalf("prod env: %+v", env)
+	}
+	if env.rolloutTimeout() != 15*time.Minute || env.BakeTime != 0 || env.LaunchType != "" || env.AssignPublicIP {
+		t.Fatalf("new fields did not default: %+v", env)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], `Environments["prod"].Notes`) {
+		t.Fatalf("warnings: %v", cfg.Warnings)
+	}
+	data := templateData("prod", "us-west-2", "777788889999", Artifact{BuildNumber: 41, Value: "repo/vpc-conf:41", Tags: map[string]string{"SHA": "abc123"}}, "")
+	containers, err := renderContainers(app.ContainerDefinitionTemplates, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := containers[0]
+	if aws.ToString(c.Image) != "repo/vpc-conf:41" || *c.PortMappings[0].ContainerPort != 2020 || aws.ToString(c.Environment[2].Value) != "abc123" ||
+		c.LogConfiguration.Options["awslogs-group"] != "/ecs/vpc-conf-prod" || aws.ToString(c.Secrets[0].ValueFrom) != "arn:aws:secretsmanager:us-west-2:777788889999:secret:vpc-conf-prod" {
+		t.Fatalf("rendered container: %+v", c)
+	}
+	if aws.ToString(containers[1].Name) != "sidecar" || aws.ToBool(containers[1].Essential) {
+		t.Fatalf("lower-case keys: %+v", containers[1])
+	}
+	cmd, err := renderCommand(app.PostDeployCommandTemplates[0], templateData("prod", "us-west-2", "1", Artifact{}, "arn:td:7"))
+	if err != nil || cmd.Program != "notify-deploy" || cmd.Args[0] != "arn:td:7" {
+		t.Fatalf("post command: %+v %v", cmd, err)
+	}
+	if _, _, err := cfg.Target("vpc-conf", "staging"); err == nil || !strings.Contains(err.Error(), "dev, prod") {
+		t.Fatalf("unknown env: %v", err)
+	}
+	if _, _, err := cfg.Target("nope", "dev"); err == nil || !strings.Contains(err.Error(), "vpc-conf") {
+		t.Fatalf("unknown app: %v", err)
+	}
+}
+
+// TestBadConfigReportsEveryProblem checks that one load lists every
+// problem, each at its JSON path.
+func TestBadConfigReportsEveryProblem(t *testing.T) {
+	bad := `{
+	  "ConfigAccountID": "12",
+	  "Apps": {
+	    "web": {
+	      "ContainerDefinitionTemplates": [
+	        {"Name": "web", "Image": "{{.Artifact.Valu}", "PortMappings": [{"ContainerPort": 80}, {"ContainerPort": 81}]},
+	        {"Name": "", "Image": "x"}
+	      ],
+	      "PreDeployCommandTemplates": [{"Program": "", "Arguments": ["{{.TaskDefinition}}"]}],
+	      "Environments": {
+	        "dev": {
+	          "Cluster": "c", "Family": "f",
+	          "ListenerARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/oops/1",
+	          "TargetGroupARNs": {"blue": "not-an-arn", "purple": "x"},
+	          "RequiresPreviousEnvDeploy": "qa",
+	          "TaskRoleARN": "role/x",
+	          "BakeTime": "forever"
+	        }
+	      }
+	    },
+	    "api": {
+	      "ArtifactDBProjectName": "api",
+	      "ContainerDefinitionTemplates": [],
+	      "Environments": {}
+	    }
+	  }
+	}`
+	_, err := LoadConfig(strings.NewReader(bad))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	// BakeTime "forever" stops decoding before validation: that alone.
+	if len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0].Message, "forever") {
+		t.Fatalf("problems: %v", err)
+	}
+	_, err = LoadConfig(strings.NewReader(strings.Replace(bad, `"forever"`, `"90s"`, 1)))
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		`$.ConfigAccountID`,
+		`$.Apps["api"].ContainerDefinitionTemplates: has no container`,
+		`$.Apps["api"].Environments: no environments`,
+		`$.Apps["web"].ArtifactDBProjectName: is required`,
+		`$.Apps["web"].ContainerDefinitionTemplates[0].Image`,
+		`$.Apps["web"].ContainerDefinitionTemplates[0].PortMappings: the first container must have exactly one port mapping`,
+		`$.Apps["web"].ContainerDefinitionTemplates[1].Name: is required`,
+		`$.Apps["web"].PreDeployCommandTemplates[0].Program: is required`,
+		`$.Apps["web"].PreDeployCommandTemplates[0].Arguments[0]`,
+		`$.Apps["web"].Environments["dev"].Region: is required`,
+		`$.Apps["web"].Environments["dev"].ListenerARN`,
+		`$.Apps["web"].Environments["dev"].TargetGroupARNs.blue`,
+		`$.Apps["web"].Environments["dev"].TargetGroupARNs.green: is missing`,
+		`$.Apps["web"].Environments["dev"].TargetGroupARNs.purple: unknown colour`,
+		`$.Apps["web"].Environments["dev"].RequiresPreviousEnvDeploy`,
+		`$.Apps["web"].Environments["dev"].TaskRoleARN`,
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing problem %q in:\n%s", w, msg)
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(want), msg)
+	}
+}
+
+func TestLoadConfigSyntaxError(t *testing.T) {
+	_, err := LoadConfig(strings.NewReader("{\n  \"Apps\": {\n    \"x\": ,\n}"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("err = %v, want the line", err)
+	}
+}
+
+func TestRenderMissingKey(t *testing.T) {
+	if _, err := render("{{.Nope}}", templateData("e", "r", "a", Artifact{}, "")); err == nil {
+		t.Fatal("missing key rendered")
+	}
+	if _, err := render("{{.Artifact.Tags.SHA}}", templateData("e", "r", "a", Artifact{}, "")); err == nil {
+		t.Fatal("missing tag rendered")
+	}
+	if _, err := render("{{.TaskDefinition}}", templateData("e", "r", "a", Artifact{}, "")); err == nil {
+		t.Fatal(".TaskDefinition rendered before the task definition exists")
+	}
+}

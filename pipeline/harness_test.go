@@ -78,7 +78,7 @@ func (a *artifacts) FindArtifact(_ context.Context, project string, sel pipeline
 
 // bed is one app on the emulator with a lock table on dynalite.
 type bed struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *awsim.Server
 	seeded  awsim.Seeded
 	ecs     *ecs.Client
@@ -95,6 +95,7 @@ type bed struct {
 
 type bedOptions struct {
 	name       string
+	timeScale  float64 // default timeScale
 	configJSON func(sd awsim.Seeded) string // default: defaultConfig
 }
 
@@ -103,12 +104,15 @@ var tableSeq struct {
 	n int
 }
 
-func newBed(t *testing.T, dynamo string, opts bedOptions) *bed {
+func newBed(t testing.TB, dynamo string, opts bedOptions) *bed {
 	t.Helper()
 	if opts.name == "" {
 		opts.name = "shop"
 	}
-	sim, err := awsim.New(awsim.Config{TimeScale: timeScale})
+	if opts.timeScale == 0 {
+		opts.timeScale = timeScale
+	}
+	sim, err := awsim.New(awsim.Config{TimeScale: opts.timeScale})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +363,9 @@ func describe(sets []ecstypes.TaskSet) string {
 
 var errCrash = errors.New("simulated crash")
 
+func (b *bed) ctx() context.Context { return b.t.Context() }
+
 // sharedDynalite is one dynalite for a test and its subtests.
-func sharedDynalite(t *testing.T) string {
+func sharedDynalite(t testing.TB) string {
 	return testbed.Dynalite(t)
 }

@@ -28,6 +28,9 @@ type Config struct {
 	Clock Clock
 	// Poll is how often waits ask AWS for progress. Default 1s.
 	Poll time.Duration
+	// SlowPoll is how often step 7 asks while tasks are still starting,
+	// before steady state is possible. Default 5s.
+	SlowPoll time.Duration
 	// StopCheckEvery is how many polls of a rollout pass between checks for
 	// stopped tasks when the counts give no sign of one. Default 15.
 	StopCheckEvery int
@@ -54,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Poll == 0 {
 		c.Poll = time.Second
+	}
+	if c.SlowPoll == 0 {
+		c.SlowPoll = 5 * time.Second
 	}
 	if c.StopCheckEvery == 0 {
 		c.StopCheckEvery = 15
@@ -87,7 +93,7 @@ func (c Config) Validate() error {
 	if c.Locker == nil {
 		errs = append(errs, errors.New("pipeline.Config.Locker is nil"))
 	}
-	if c.Poll < 0 || c.BakePoll < 0 || c.CommandTimeout < 0 {
+	if c.Poll < 0 || c.SlowPoll < 0 || c.BakePoll < 0 || c.CommandTimeout < 0 {
 		errs = append(errs, errors.New("pipeline.Config durations must not be negative"))
 	}
 	return errors.Join(errs...)

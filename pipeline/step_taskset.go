@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -142,14 +143,25 @@ func (r *run) createTaskSet(ctx context.Context) error {
 
 // waitStable is step 7: wait until the new task set is STEADY_STATE with
 // its running count reached. It fails as soon as one of its tasks stops on
-// its own, with the stop reason. Each poll is one DescribeTaskSets; stopped
-// tasks are looked for only when the counts fall short of what they were
-// (a task left), or every StopCheckEvery polls.
+// its own, with the stop reason.
+//
+// Each poll is one DescribeTaskSets. Steady state cannot come before every
+// task runs, so while some are still starting it polls every SlowPoll, and
+// every Poll after. Stopped tasks are looked for only when the running and
+// pending counts fall below what they were (a task left), and every
+// StopCheckEvery polls as a backstop.
 func (r *run) waitStable(ctx context.Context) error {
 	arn := r.st.NewTaskSetArn
 	polls, best := 0, 0
+	starting := true
 	clock := r.p.cfg.Clock
-	return r.poll(ctx, r.env.rolloutTimeout(), "task set "+arn+" to reach steady state", func() (bool, error) {
+	interval := func() time.Duration {
+		if starting {
+			return r.p.cfg.SlowPoll
+		}
+		return r.p.cfg.Poll
+	}
+	return r.pollEvery(ctx, r.env.rolloutTimeout(), "task set "+arn+" to reach steady state", interval, func() (bool, error) {
 		polls++
 		out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
 			Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), TaskSets: []string{arn}})
@@ -167,6 +179,7 @@ func (r *run) waitStable(ctx context.Context) error {
 			}
 		}
 		best = max(best, live)
+		starting = ts.RunningCount < ts.ComputedDesiredCount
 		if ts.StabilityStatus == ecstypes.StabilityStatusSteadyState && ts.RunningCount == ts.ComputedDesiredCount && ts.ComputedDesiredCount > 0 {
 			lag := clock.Now().Sub(aws.ToTime(ts.StabilityStatusAt))
 			r.log.Info().Int32("running", ts.RunningCount).Dur("noticed_after", lag).Msg("task set is steady")

@@ -14,9 +14,14 @@ import (
 // retries) before a wait gives up.
 const maxPollErrors = 5
 
-// poller runs a read-only check every Poll until it says done, tolerating
-// a few failed calls in a row, until the timeout.
+// poll runs a read-only check every Poll until it says done, tolerating a
+// few failed calls in a row, until the timeout.
 func (r *run) poll(ctx context.Context, timeout time.Duration, what string, check func() (bool, error)) error {
+	return r.pollEvery(ctx, timeout, what, func() time.Duration { return r.p.cfg.Poll }, check)
+}
+
+// pollEvery is poll with the wait before each next check chosen by interval.
+func (r *run) pollEvery(ctx context.Context, timeout time.Duration, what string, interval func() time.Duration, check func() (bool, error)) error {
 	clock := r.p.cfg.Clock
 	deadline := clock.Now().Add(timeout)
 	failures := 0
@@ -39,7 +44,7 @@ func (r *run) poll(ctx context.Context, timeout time.Duration, what string, chec
 		if clock.Now().After(deadline) {
 			return fmt.Errorf("waiting for %s: timed out after %v", what, timeout)
 		}
-		if err := clock.Sleep(ctx, r.p.cfg.Poll); err != nil {
+		if err := clock.Sleep(ctx, interval()); err != nil {
 			return err
 		}
 	}

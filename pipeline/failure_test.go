@@ -1,8 +1,11 @@
 package pipeline_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"ecs-deploy/events"
 	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/faults"
 	"ecs-deploy/pipeline"
 )
 
@@ -315,4 +319,71 @@ func TestQuotesSurviveTemplates(t *testing.T) {
 	if aws.ToString(c.Image) != `shop:"quoted"` {
 		t.Fatalf("image = %q", aws.ToString(c.Image))
 	}
+}
+
+// TestLockLostStopsBeforeNextChange cuts the deploy off from DynamoDB
+// while it waits at step 7: its heartbeats fail, the lease runs out, and it
+// stops before its next change to AWS instead of moving traffic.
+func TestLockLostStopsBeforeNextChange(t *testing.T) {
+	dynamo := sharedDynalite(t)
+	b := newBed(t, dynamo, bedOptions{})
+	ctx := testContext(t)
+	cut := faults.NewInjector(1)
+	u, _ := url.Parse(dynamo)
+	proxy := httptest.NewServer(faults.NewProxy(u, cut))
+	t.Cleanup(proxy.Close)
+	p := b.pipeline(pipeOptions{dynamo: proxy.URL, hook: func(point pipeline.HookPoint, step int) error {
+		if point == pipeline.BeforeStep && step == pipeline.StepWaitStable {
+			if err := cut.Add(faults.Rule{ErrorRate: 1}); err != nil {
+				return err
+			}
+			time.Sleep(1500 * time.Millisecond) // past the one-second lease
+		}
+		return nil
+	}})
+	b.sim.ResetCalls()
+	_, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy))
+	if !errors.Is(err, pipeline.ErrLockLost) {
+		t.Fatalf("err = %v, want ErrLockLost", err)
+	}
+	if n := b.sim.CallCounts()["SetRulePriorities"] + b.sim.CallCounts()["UpdateServicePrimaryTaskSet"]; n != 0 {
+		t.Fatalf("traffic calls after the lock was lost: %d", n)
+	}
+	b.servedBySeed()
+}
+
+func TestResumeWithNothingToResume(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	_, err := b.pipeline(pipeOptions{}).Run(testContext(t), pipeline.Request{DeployID: "r", App: b.seeded.Name, Env: b.env, Mode: pipeline.ModeResume})
+	if !errors.Is(err, pipeline.ErrNothingToResume) || !pipeline.Permanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestInterruptStopsAtSafePoint cancels the deploy's context right after the
+// swap: it still makes the new task set PRIMARY before stopping, releases
+// the lock with the status saved, and a resume finishes it.
+func TestInterruptStopsAtSafePoint(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	p := b.pipeline(pipeOptions{hook: func(point pipeline.HookPoint, step int) error {
+		if point == pipeline.AfterStep && step == pipeline.StepSwap {
+			cancel()
+		}
+		return nil
+	}})
+	st, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy))
+	if !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if st.Step != pipeline.StepBake || st.State != pipeline.StateRunning {
+		t.Fatalf("stopped at step %d in state %s, want step 11 running", st.Step, st.State)
+	}
+	b.checkServing("d-1") // PRIMARY and serving agree even mid-deploy
+	st, err = b.pipeline(pipeOptions{owner: "daemon-b"}).Run(testContext(t), b.request("d-1", 2, pipeline.ModeDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.checkDeployed("d-1")
 }

@@ -95,7 +95,7 @@ type bed struct {
 
 type bedOptions struct {
 	name       string
-	timeScale  float64 // default timeScale
+	timeScale  float64                      // default timeScale
 	configJSON func(sd awsim.Seeded) string // default: defaultConfig
 }
 
@@ -194,8 +194,12 @@ func defaultConfig(sd awsim.Seeded) string {
 }
 
 func (b *bed) locker(owner string) *pipeline.Locker {
+	return b.lockerOn(b.db, owner)
+}
+
+func (b *bed) lockerOn(db *dynamodb.Client, owner string) *pipeline.Locker {
 	b.t.Helper()
-	lk, err := pipeline.NewLocker(b.db, pipeline.LockConfig{Table: b.table, Owner: owner, Lease: time.Second, Heartbeat: 200 * time.Millisecond})
+	lk, err := pipeline.NewLocker(db, pipeline.LockConfig{Table: b.table, Owner: owner, Lease: time.Second, Heartbeat: 200 * time.Millisecond})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -207,6 +211,8 @@ func (b *bed) locker(owner string) *pipeline.Locker {
 type pipeOptions struct {
 	owner string
 	hook  func(pipeline.HookPoint, int) error
+	// dynamo, when set, is the DynamoDB endpoint of this pipeline's lock.
+	dynamo string
 }
 
 func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
@@ -214,13 +220,17 @@ func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
 	if o.owner == "" {
 		o.owner = "daemon-a"
 	}
+	locker := b.locker(o.owner)
+	if o.dynamo != "" {
+		locker = b.lockerOn(dynamodb.NewFromConfig(sdkConfig(o.dynamo)), o.owner)
+	}
 	p, err := pipeline.New(pipeline.Config{
 		Deploy: b.config,
 		Clients: func(context.Context, string, string) (pipeline.Clients, error) {
 			return pipeline.Clients{ECS: b.ecs, ELB: b.elb, CloudWatch: b.cw}, nil
 		},
 		ArtifactDB: b.arts,
-		Locker:     b.locker(o.owner),
+		Locker:     locker,
 		Events:     b.events,
 		Clock:      simClock{b.sim},
 		Hook:       o.hook,

@@ -198,6 +198,9 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	}
 	if hasPrev && prev.DeployID == r.req.DeployID && prev.Finished() {
 		// The same request again: it already ran to the end.
+		if prev.State == StateRolledBack {
+			return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
+		}
 		return prev, nil
 	}
 	unfinished := hasPrev && !prev.Finished()

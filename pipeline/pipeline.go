@@ -298,12 +298,13 @@ func (r *run) steps(ctx context.Context, first int) (Status, error) {
 			}
 			continue
 		}
-		// A safe point: never between the swap and the primary update.
+		// A safe point: never between the swap and the primary update, which
+		// run to the end once the swap has begun.
 		if ctx.Err() != nil && step != StepPrimary {
 			return r.interrupted(ctx, step)
 		}
 		stepCtx := ctx
-		if step == StepPrimary {
+		if step == StepSwap || step == StepPrimary {
 			stepCtx = context.WithoutCancel(ctx)
 		}
 		r.st.Step = step

@@ -1,3 +1,4 @@
-// Package handlers will hold the watermill handlers and middleware (issue
-// 4): the deploy runner, the Slack notifier and the ArtifactDB recorder.
+// Package handlers adapts messages to the pipeline: the watermill handler
+// that runs deploy requests from the queue, and the middleware stack around
+// it. Handlers decode, authorize and route; the pipeline does the work.
 package handlers

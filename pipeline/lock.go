@@ -9,6 +9,7 @@ import (
 
 	"cirello.io/dynamolock/v2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // DynamoDBAPI is what the lock needs of DynamoDB.
@@ -107,7 +108,8 @@ func NewLocker(db DynamoDBAPI, cfg LockConfig) (*Locker, error) {
 // CreateTable creates the lock table, for local use, and waits until it
 // is ACTIVE.
 func (l *Locker) CreateTable(ctx context.Context, db dynamodb.DescribeTableAPIClient) error {
-	if _, err := l.client.CreateTableWithContext(ctx, l.cfg.Table); err != nil {
+	var inUse *ddbtypes.ResourceInUseException
+	if _, err := l.client.CreateTableWithContext(ctx, l.cfg.Table); err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create lock table %s: %w", l.cfg.Table, err)
 	}
 	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })

@@ -186,7 +186,8 @@ func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AWS clients for %s/%s: %w", req.App, req.Env, err)
 	}
-	log := zerolog.Ctx(ctx).With().Str("app", req.App).Str("env", req.Env).Str("deploy_id", req.DeployID).Logger()
+	// The caller's logger carries the request's app, env and ids.
+	log := *zerolog.Ctx(ctx)
 	return &run{p: p, req: req, app: app, env: env, aws: clients, key: LockKey(req.App, req.Env), log: log}, nil
 }
 
@@ -227,8 +228,10 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: r.req.Mode, Step: StepLock,
 			Artifact: a, ConfigSHA: r.req.ConfigSHA, RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID}
 	}
-	r.log = r.log.With().Str("deploy_id", r.st.DeployID).Logger()
-	ctx = r.log.WithContext(ctx)
+	if r.st.DeployID != r.req.DeployID {
+		r.log = r.log.With().Str("resumed_deploy_id", r.st.DeployID).Logger()
+		ctx = r.log.WithContext(ctx)
+	}
 
 	// Step 1: the lock. The data written stays the previous status until
 	// this request is known to go ahead.

@@ -25,13 +25,13 @@ func TestPublishAndFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := eventbus.Follow(ctx, sqsc, snsc, *topic.TopicArn, eventbus.FollowOptions{DeployID: "d-1", NoQueuePolicy: true})
+	f, err := eventbus.Follow(ctx, sqsc, snsc, *topic.TopicArn, eventbus.FollowOptions{App: "a", Env: "e", NoQueuePolicy: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := eventbus.Publisher{SNS: snsc, TopicArn: *topic.TopicArn}
 	for _, e := range []events.Event{
-		{Type: events.DeployStarted, DeployID: "d-2", App: "a", Env: "e"},
+		{Type: events.DeployStarted, DeployID: "d-2", App: "a", Env: "other"},
 		{Type: events.DeployStarted, DeployID: "d-1", App: "a", Env: "e", CorrelationID: "c-1"},
 		{Type: events.DeploySucceeded, DeployID: "d-1", App: "a", Env: "e"},
 	} {

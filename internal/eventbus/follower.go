@@ -27,9 +27,9 @@ type Follower struct {
 
 // FollowOptions shape a Follower.
 type FollowOptions struct {
-	// DeployID, when set, keeps only that deploy's events (a filter policy
-	// on the subscription).
-	DeployID string
+	// App and Env, when set, keep only that app and environment's events (a
+	// filter policy on the subscription).
+	App, Env string
 	// NoQueuePolicy skips the queue policy that lets the topic deliver: goaws
 	// refuses queue policies and needs none. AWS needs it.
 	NoQueuePolicy bool
@@ -58,9 +58,16 @@ func Follow(ctx context.Context, sqsClient *sqs.Client, snsClient *sns.Client, t
 		}
 	}
 	subAttrs := map[string]string{"RawMessageDelivery": "true"}
-	if opts.DeployID != "" {
-		filter, _ := json.Marshal(map[string][]string{"deploy_id": {opts.DeployID}})
-		subAttrs["FilterPolicy"] = string(filter)
+	filter := map[string][]string{}
+	if opts.App != "" {
+		filter["app"] = []string{opts.App}
+	}
+	if opts.Env != "" {
+		filter["env"] = []string{opts.Env}
+	}
+	if len(filter) > 0 {
+		b, _ := json.Marshal(filter)
+		subAttrs["FilterPolicy"] = string(b)
 	}
 	sub, err := snsClient.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicArn), Protocol: aws.String("sqs"),
 		Endpoint: aws.String(queueArn), Attributes: subAttrs, ReturnSubscriptionArn: true})

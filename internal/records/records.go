@@ -105,8 +105,8 @@ func (s Store) Finish(ctx context.Context, requestID string, final events.Event)
 	}
 	now := time.Now().UTC()
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Table),
-		Key:              map[string]ddbtypes.AttributeValue{"request_id": str(requestID)},
-		UpdateExpression: aws.String("SET #s = :s, final_event = :f, updated_at = :u, expires_at = :x, app = :a, env = :e"),
+		Key:                      map[string]ddbtypes.AttributeValue{"request_id": str(requestID)},
+		UpdateExpression:         aws.String("SET #s = :s, final_event = :f, updated_at = :u, expires_at = :x, app = :a, env = :e"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":s": str(string(final.Type)), ":f": str(string(body)), ":u": str(now.Format(time.RFC3339Nano)),

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	wsqs "github.com/ThreeDotsLabs/watermill-aws/sqs"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -22,7 +22,9 @@ import (
 
 // Unmarshaler is watermill-aws's, plus the receipt handle, SenderId,
 // SentTimestamp and ApproximateReceiveCount in the metadata.
-type Unmarshaler struct{ wsqs.DefaultMarshalerUnmarshaler }
+type Unmarshaler struct {
+	wsqs.DefaultMarshalerUnmarshaler
+}
 
 func (u Unmarshaler) Unmarshal(m *sqstypes.Message) (*message.Message, error) {
 	msg, err := u.DefaultMarshalerUnmarshaler.Unmarshal(m)
@@ -42,7 +44,9 @@ func (u Unmarshaler) Unmarshal(m *sqstypes.Message) (*message.Message, error) {
 // Marshaler is watermill-aws's without the metadata that only made sense
 // for the received message (receipt handle and the like), so a message
 // republished to the dead-letter queue stays within SQS's ten attributes.
-type Marshaler struct{ wsqs.DefaultMarshalerUnmarshaler }
+type Marshaler struct {
+	wsqs.DefaultMarshalerUnmarshaler
+}
 
 func (m Marshaler) Marshal(msg *message.Message) (*sqstypes.Message, error) {
 	out, err := m.DefaultMarshalerUnmarshaler.Marshal(msg)

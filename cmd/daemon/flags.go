@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the daemon's configuration: flags, each with an environment
+// variable as fallback.
+type Config struct {
+	Queue             string
+	DeadLetterQueue   string
+	TopicArn          string
+	LockTable         string
+	RequestsTable     string
+	ConfigFile        string
+	ConfigSHA         string
+	ConfigRepo        string
+	ConfigPath        string
+	ConfigBranch      string
+	AllowInlineConfig bool
+	Artifacts         string
+	Policy            string
+	Concurrency       int
+	Roles             string
+	Listen            string
+	CreateResources   bool
+	VisibilityTimeout time.Duration
+	QueuedDelay       time.Duration
+	Poll              time.Duration
+	SlowPoll          time.Duration
+	BakePoll          time.Duration
+	LockLease         time.Duration
+	LockHeartbeat     time.Duration
+	Owner             string
+	LogFormat         string
+	LogLevel          string
+}
+
+type flagSpec struct {
+	name, env, usage string
+	target           any
+	def              string
+}
+
+func (c *Config) specs() []flagSpec {
+	host, _ := os.Hostname()
+	return []flagSpec{
+		{"queue", "ECS_DEPLOY_QUEUE", "deploy request queue: name or URL", &c.Queue, ""},
+		{"dead-letter-queue", "ECS_DEPLOY_DEAD_LETTER_QUEUE", "queue for rejected requests: name or URL (default: <queue>-dlq)", &c.DeadLetterQueue, ""},
+		{"topic-arn", "ECS_DEPLOY_TOPIC_ARN", "ARN of the SNS topic events go to", &c.TopicArn, ""},
+		{"lock-table", "ECS_DEPLOY_LOCK_TABLE", "DynamoDB table of deploy locks", &c.LockTable, "DeployLock"},
+		{"requests-table", "ECS_DEPLOY_REQUESTS_TABLE", "DynamoDB table of request records", &c.RequestsTable, "DeployRequests"},
+		{"config-file", "ECS_DEPLOY_CONFIG_FILE", "deploy config file", &c.ConfigFile, ""},
+		{"config-sha", "ECS_DEPLOY_CONFIG_SHA", "version of -config-file (default: sha256 of its content)", &c.ConfigSHA, ""},
+		{"config-repo", "ECS_DEPLOY_CONFIG_REPO", "git clone holding the deploy config; requests name a commit", &c.ConfigRepo, ""},
+		{"config-path", "ECS_DEPLOY_CONFIG_PATH", "the config file within -config-repo", &c.ConfigPath, "deploy-config.json"},
+		{"config-branch", "ECS_DEPLOY_CONFIG_BRANCH", "branch whose head is used when a request names no commit", &c.ConfigBranch, "main"},
+		{"allow-inline-config", "ECS_DEPLOY_ALLOW_INLINE_CONFIG", "accept configs carried inside requests", &c.AllowInlineConfig, "false"},
+		{"artifacts", "ECS_DEPLOY_ARTIFACTS", "ArtifactDB as a JSON file of artifacts per project", &c.Artifacts, ""},
+		{"policy", "ECS_DEPLOY_POLICY", "JSON policy of who may deploy what (default: anyone may deploy anything)", &c.Policy, ""},
+		{"concurrency", "ECS_DEPLOY_CONCURRENCY", "deploys of different app/env pairs run at once", &c.Concurrency, "4"},
+		{"roles", "ECS_DEPLOY_ROLES", "roles this process plays: deploy", &c.Roles, "deploy"},
+		{"listen", "ECS_DEPLOY_LISTEN", "address of /healthz, /readyz and /metrics", &c.Listen, "127.0.0.1:8080"},
+		{"create-resources", "ECS_DEPLOY_CREATE_RESOURCES", "create missing queues, topic and tables (local use only)", &c.CreateResources, "false"},
+		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a running deploy's message stays hidden, renewed while it runs", &c.VisibilityTimeout, "60s"},
+		{"queued-delay", "ECS_DEPLOY_QUEUED_DELAY", "how long a request waits when its app and env are locked", &c.QueuedDelay, "15s"},
+		{"poll", "ECS_DEPLOY_POLL", "how often waits ask AWS for progress", &c.Poll, "1s"},
+		{"slow-poll", "ECS_DEPLOY_SLOW_POLL", "how often a rollout is polled while its tasks start", &c.SlowPoll, "5s"},
+		{"bake-poll", "ECS_DEPLOY_BAKE_POLL", "how often the bake step checks health and alarms", &c.BakePoll, "5s"},
+		{"lock-lease", "ECS_DEPLOY_LOCK_LEASE", "how long a lock whose heartbeats stopped stays held", &c.LockLease, "10s"},
+		{"lock-heartbeat", "ECS_DEPLOY_LOCK_HEARTBEAT", "how often a held lock is renewed", &c.LockHeartbeat, "1s"},
+		{"owner", "ECS_DEPLOY_OWNER", "this daemon's name in locks", &c.Owner, fmt.Sprintf("%s-%d", host, os.Getpid())},
+		{"log-format", "ECS_DEPLOY_LOG_FORMAT", "json, console, or auto (console on a terminal)", &c.LogFormat, "auto"},
+		{"log-level", "ECS_DEPLOY_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
+	}
+}
+
+// Parse reads args, falling back to the environment, then to defaults.
+func (c *Config) Parse(args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var errs []error
+	for _, s := range c.specs() {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		usage := s.usage + " (env " + s.env + ")"
+		switch t := s.target.(type) {
+		case *string:
+			fs.StringVar(t, s.name, def, usage)
+		case *bool:
+			b, err := strconv.ParseBool(def)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a boolean", s.env, def))
+			}
+			fs.BoolVar(t, s.name, b, usage)
+		case *int:
+			n, err := strconv.Atoi(def)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a number", s.env, def))
+			}
+			fs.IntVar(t, s.name, n, usage)
+		case *time.Duration:
+			d, err := time.ParseDuration(def)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a duration", s.env, def))
+			}
+			fs.DurationVar(t, s.name, d, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	errs = append(errs, c.Validate())
+	return errors.Join(errs...)
+}
+
+// Validate reports every flag problem.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, r := range strings.Split(c.Roles, ",") {
+		switch strings.TrimSpace(r) {
+		case "deploy":
+		case "slack", "artifactdb":
+			errs = append(errs, fmt.Errorf("-roles: role %q is not built yet; this daemon plays deploy only", r))
+		default:
+			errs = append(errs, fmt.Errorf("-roles: unknown role %q", r))
+		}
+	}
+	if c.Queue == "" {
+		errs = append(errs, errors.New("-queue (ECS_DEPLOY_QUEUE) is required"))
+	}
+	if c.TopicArn == "" && !c.CreateResources {
+		errs = append(errs, errors.New("-topic-arn (ECS_DEPLOY_TOPIC_ARN) is required"))
+	}
+	if c.ConfigFile == "" && c.ConfigRepo == "" && !c.AllowInlineConfig {
+		errs = append(errs, errors.New("a config source is required: -config-repo, -config-file or -allow-inline-config"))
+	}
+	if c.ConfigFile != "" && c.ConfigRepo != "" {
+		errs = append(errs, errors.New("-config-file and -config-repo cannot both be set"))
+	}
+	if c.Artifacts == "" {
+		errs = append(errs, errors.New("-artifacts (ECS_DEPLOY_ARTIFACTS) is required"))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("-concurrency %d must be at least 1", c.Concurrency))
+	}
+	if c.VisibilityTimeout < 3*time.Second {
+		errs = append(errs, fmt.Errorf("-visibility-timeout %v must be at least 3s", c.VisibilityTimeout))
+	}
+	switch c.LogFormat {
+	case "auto", "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("-log-format %q is not auto, json or console", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,26 @@
+// Command enqueue builds a deploy request, checks it, sends it to the
+// request queue, and with -wait follows the deploy to its end:
+//
+//	enqueue -app shop -env prod -sha abc1234 -config deploy-config.json -wait
+//
+// Exit codes: 0 succeeded, 1 failed, 2 bad usage or request, 3 rejected by
+// the daemon, 4 rolled back, 5 timed out waiting.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "enqueue:", err)
+	}
+	os.Exit(code)
+}

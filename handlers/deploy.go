@@ -236,10 +236,28 @@ func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Reque
 		return "rejected", h.reject(ctx, msg, req, err)
 	}
 	if err == nil {
-		// An already finished deploy (the lock's status said so).
-		return "duplicate", h.finish(ctx, req, h.event(req, msg, events.DeploySucceeded, "already deployed", nil))
+		// The deploy had already finished: another copy of this request
+		// ran it. Tell its outcome again.
+		return "duplicate", h.answerAgain(ctx, req, msg)
 	}
 	return "error", err
+}
+
+// answerAgain publishes again the final event recorded for the request, or
+// one saying it is done when the record has none yet.
+func (h *Deploy) answerAgain(ctx context.Context, req events.Request, msg *message.Message) error {
+	rec, ok, err := h.Records.Get(ctx, req.RequestID)
+	if err != nil {
+		return err
+	}
+	if ok && rec.Done() {
+		return h.Events.Publish(ctx, *rec.Final)
+	}
+	final := h.event(req, msg, events.DeploySucceeded, "already deployed", nil)
+	if err := h.Records.Finish(ctx, req.RequestID, final); err != nil {
+		return err
+	}
+	return h.Events.Publish(ctx, final)
 }
 
 func (h *Deploy) queuedDelay() time.Duration {

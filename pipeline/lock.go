@@ -130,26 +130,26 @@ func (l *Locker) Status(ctx context.Context, key string) (Status, bool, error) {
 	return s, ok, nil
 }
 
-// Acquire takes the lock for key with status as its data. A lock whose
+// Acquire takes the lock for key, keeping its data, and returns the status
+// found in it: under the lock, no other deploy can change it. A lock whose
 // holder stopped heartbeating is taken after one lease; one still renewed
 // after that gives a *LockHeldError naming the holder.
-func (l *Locker) Acquire(ctx context.Context, key string, status Status) (*Lock, error) {
-	status.Owner = l.owner()
+func (l *Locker) Acquire(ctx context.Context, key string) (*Lock, Status, bool, error) {
 	lk, err := l.client.AcquireLockWithContext(ctx, key,
-		dynamolock.WithData(status.encode()), dynamolock.ReplaceData(),
 		dynamolock.WithRefreshPeriod(l.cfg.Heartbeat),
 		dynamolock.WithAdditionalTimeToWaitForLock(l.cfg.Heartbeat))
 	if err != nil {
 		var notGranted *dynamolock.LockNotGrantedError
 		if errors.As(err, &notGranted) {
 			holder, _, _ := l.Status(ctx, key)
-			return nil, &LockHeldError{Key: key, Holder: holder}
+			return nil, Status{}, false, &LockHeldError{Key: key, Holder: holder}
 		}
-		return nil, fmt.Errorf("acquire deploy lock %s: %w", key, err)
+		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
-	held := &Lock{locker: l, key: key, lock: lk, status: status, stop: make(chan struct{}), done: make(chan struct{})}
+	prev, ok := decodeStatus(lk.Data())
+	held := &Lock{locker: l, key: key, lock: lk, status: prev, stop: make(chan struct{}), done: make(chan struct{})}
 	go held.heartbeat()
-	return held, nil
+	return held, prev, ok, nil
 }
 
 func (l *Locker) owner() string {

@@ -193,58 +193,27 @@ func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
 
 // deploy runs the deploy, resume and start-over modes.
 func (r *run) deploy(ctx context.Context) (Status, error) {
-	prev, hasPrev, err := r.p.cfg.Locker.Status(ctx, r.key)
-	if err != nil {
-		return Status{}, fmt.Errorf("read deploy status %s: %w", r.key, err)
+	// A look without the lock answers a repeated request at once.
+	if prev, ok, err := r.p.cfg.Locker.Status(ctx, r.key); err == nil && ok && prev.DeployID == r.req.DeployID && prev.Finished() {
+		return finishedAlready(prev)
 	}
-	if hasPrev && prev.DeployID == r.req.DeployID && prev.Finished() {
-		// The same request again: it already ran to the end.
-		if prev.State == StateRolledBack {
-			return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
-		}
-		return prev, nil
-	}
-	unfinished := hasPrev && !prev.Finished()
-	resuming := (r.req.Mode == ModeResume && unfinished) || (unfinished && prev.DeployID == r.req.DeployID)
-	if r.req.Mode == ModeResume && !unfinished {
-		// Nothing was left unfinished: the deploy to resume never took the
-		// lock. With its artifact and config it can start now; without,
-		// there is nothing to do.
-		if r.req.Artifact.SHA == "" && r.req.Artifact.Build <= 0 || r.req.ConfigSHA == "" {
-			return Status{}, permanentError{fmt.Errorf("%w: the last deploy of %s finished", ErrNothingToResume, r.key)}
-		}
-		r.log.Info().Msg("nothing unfinished to resume; starting the deploy")
-	}
-	switch {
-	case resuming:
-		r.st = prev
-		r.st.Mode = ModeResume
-		r.st.CorrelationID = firstNonEmpty(r.req.CorrelationID, prev.CorrelationID)
-	default:
+	// The artifact and the gate are checked before the lock is taken.
+	named := r.req.Artifact.SHA != "" || r.req.Artifact.Build > 0
+	var art Artifact
+	if named {
 		a, err := r.findArtifact(ctx)
 		if err != nil {
 			return Status{}, err
 		}
-		r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: r.req.Mode, Step: StepLock,
-			Artifact: a, ConfigSHA: r.req.ConfigSHA, RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID}
-	}
-	if r.st.DeployID != r.req.DeployID {
-		r.log = r.log.With().Str("resumed_deploy_id", r.st.DeployID).Logger()
-		ctx = r.log.WithContext(ctx)
+		art = a
 	}
 
-	// Step 1: the lock. The data written stays the previous status until
-	// this request is known to go ahead.
-	first := max(r.st.Step, StepPreDeploy)
-	r.st.State, r.st.Error = StateRunning, ""
-	lockData := r.st
-	if unfinished && !resuming && r.req.Mode != ModeStartOver {
-		lockData = prev
-	}
+	// Step 1: the lock. What to do is decided from the status found under
+	// it, which no other deploy can change any more.
 	if err := r.hook(BeforeStep, StepLock); err != nil {
 		return Status{}, err
 	}
-	lk, err := r.p.cfg.Locker.Acquire(ctx, r.key, lockData)
+	lk, prev, hasPrev, err := r.p.cfg.Locker.Acquire(ctx, r.key)
 	if err != nil {
 		if errors.Is(err, ErrLockHeld) {
 			return Status{}, err
@@ -255,13 +224,56 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	if err := r.hook(AfterStep, StepLock); err != nil {
 		return r.crash(err)
 	}
-	if lockData.DeployID != r.st.DeployID {
-		_ = lk.Release(ctx, prev)
-		return Status{}, permanentError{fmt.Errorf("%w: deploy %s of %s stopped at step %d (%s) in state %s; send resume or start-over",
-			ErrUnfinished, prev.DeployID, r.key, prev.Step, stepName(prev.Step), prev.State)}
+	refuse := func(err error) (Status, error) {
+		if relErr := lk.Release(ctx, prev); relErr != nil {
+			return Status{}, errors.Join(err, relErr)
+		}
+		return prev, permanentError{err}
+	}
+	unfinished := hasPrev && !prev.Finished()
+	switch {
+	case hasPrev && prev.DeployID == r.req.DeployID && prev.Finished():
+		if err := lk.Release(ctx, prev); err != nil {
+			return Status{}, err
+		}
+		return finishedAlready(prev)
+	case unfinished && (r.req.Mode == ModeResume || prev.DeployID == r.req.DeployID):
+		r.st = prev
+		r.st.Mode = ModeResume
+		r.st.CorrelationID = firstNonEmpty(r.req.CorrelationID, prev.CorrelationID)
+	case unfinished && r.req.Mode == ModeDeploy:
+		return refuse(fmt.Errorf("%w: deploy %s of %s stopped at step %d (%s) in state %s; send resume or start-over",
+			ErrUnfinished, prev.DeployID, r.key, prev.Step, stepName(prev.Step), prev.State))
+	case !named || r.req.ConfigSHA == "":
+		// A resume with nothing unfinished and no artifact to start with.
+		return refuse(fmt.Errorf("%w: the last deploy of %s finished", ErrNothingToResume, r.key))
+	default:
+		if r.req.Mode == ModeResume {
+			// The deploy to resume never took the lock: start it.
+			r.log.Info().Msg("nothing unfinished to resume; starting the deploy")
+		}
+		r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: r.req.Mode, Step: StepLock,
+			Artifact: art, ConfigSHA: r.req.ConfigSHA, RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID}
+	}
+	if r.st.DeployID != r.req.DeployID {
+		r.log = r.log.With().Str("resumed_deploy_id", r.st.DeployID).Logger()
+		ctx = r.log.WithContext(ctx)
+	}
+	first := max(r.st.Step, StepPreDeploy)
+	r.st.State, r.st.Error = StateRunning, ""
+	if err := r.save(ctx); err != nil {
+		return r.fail(ctx, StepLock, err)
 	}
 	r.emit(ctx, events.DeployStarted, 0, fmt.Sprintf("%s of build %d (%s) to %s", r.st.Mode, r.st.Artifact.BuildNumber, r.st.Artifact.Value, r.req.Env), nil)
 	return r.steps(ctx, first)
+}
+
+// finishedAlready answers a request whose deploy already ended.
+func finishedAlready(prev Status) (Status, error) {
+	if prev.State == StateRolledBack {
+		return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
+	}
+	return prev, nil
 }
 
 func firstNonEmpty(a, b string) string {

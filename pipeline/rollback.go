@@ -13,21 +13,22 @@ import (
 // colour, under the lock: the priorities swap back and it is PRIMARY again.
 // It creates nothing, so it takes seconds.
 func (r *run) rollbackMode(ctx context.Context) (Status, error) {
-	prev, _, err := r.p.cfg.Locker.Status(ctx, r.key)
-	if err != nil {
-		return Status{}, fmt.Errorf("read deploy status %s: %w", r.key, err)
-	}
-	if prev.DeployID == r.req.DeployID && prev.Finished() {
-		return prev, nil
-	}
-	r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: ModeRollback, Step: StepLock,
-		RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID, Artifact: prev.Artifact, ConfigSHA: prev.ConfigSHA}
-	lk, err := r.p.cfg.Locker.Acquire(ctx, r.key, r.st)
+	lk, prev, _, err := r.p.cfg.Locker.Acquire(ctx, r.key)
 	if err != nil {
 		return Status{}, err
 	}
 	r.lock = lk
-	r.st.State = StateRunning
+	if prev.DeployID == r.req.DeployID && prev.Finished() {
+		if err := lk.Release(ctx, prev); err != nil {
+			return Status{}, err
+		}
+		return prev, nil
+	}
+	r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: ModeRollback, Step: StepLock, State: StateRunning,
+		RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID, Artifact: prev.Artifact, ConfigSHA: prev.ConfigSHA}
+	if err := r.save(ctx); err != nil {
+		return r.fail(ctx, StepLock, err)
+	}
 	r.emit(ctx, events.DeployStarted, 0, "rollback to the previous task set", nil)
 
 	_, serving, err := r.readRules(ctx)

@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"ecs-deploy/events"
+)
+
+// primaryExternalID returns the externalId of the app's PRIMARY task set.
+func (w *world) primaryExternalID(app string) string {
+	w.t.Helper()
+	for _, ts := range w.sim.TaskSets(w.seeded[app].Cluster, w.seeded[app].Service) {
+		if ts.Status == "PRIMARY" {
+			return ts.ExternalID
+		}
+	}
+	return ""
+}
+
+func TestEndToEndDeploy(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.startDaemon("daemon-a")
+	code, out := w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-config", w.dir+"/deploy-config.json",
+		"-config-sha", "0000000000000000000000000000000000000000000000000000000000000000", "-wait")
+	// The daemon runs its own file config: a config SHA naming another
+	// version is refused, with the reason.
+	if code != 3 || !strings.Contains(out, "deploy.rejected") || !strings.Contains(out, "config_sha") {
+		t.Fatalf("enqueue with a wrong config SHA: exit %d\n%s", code, out)
+	}
+	code, out = w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-wait", "-request-id", "e2e-1")
+	if code != 0 {
+		t.Fatalf("enqueue -wait exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"request e2e-1", "deploy.started", "step 7 wait for steady state: succeeded", "deploy.succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("enqueue output lacks %q:\n%s", want, out)
+		}
+	}
+	// A queue subscribed to the topic saw the whole deploy.
+	w.events.waitFor(t, 10*time.Second, "deploy.succeeded", is("e2e-1", events.DeploySucceeded))
+	var steps []int
+	for _, e := range w.events.all() {
+		if e.DeployID == "e2e-1" && e.Type == events.StepSucceeded {
+			steps = append(steps, e.Step)
+		}
+	}
+	if len(steps) != 11 || steps[0] != 2 || steps[10] != 12 {
+		t.Fatalf("step.succeeded for steps %v, want 2 to 12", steps)
+	}
+	if w.events.count(is("e2e-1", events.DeployStarted)) != 1 {
+		t.Fatalf("deploy.started %d times", w.events.count(is("e2e-1", events.DeployStarted)))
+	}
+	if got := w.primaryExternalID("shop"); got != "e2e-1" {
+		t.Fatalf("PRIMARY task set belongs to %q", got)
+	}
+	if d := w.sim.Downtime(); len(d) != 0 {
+		t.Fatalf("downtime: %+v", d)
+	}
+}
+
+func TestTakeoverAfterKill(t *testing.T) {
+	w := newWorld(t, worldOptions{appFields: map[string]any{
+		// Verification takes a while, so the kill lands mid-deploy.
+		"VerifyCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"2"}}},
+	}})
+	a := w.startDaemon("daemon-a")
+	w.send(request("take-1", "shop", 3, ""), "corr-take")
+	w.events.waitFor(t, 30*time.Second, "step 8 started", func(e events.Event) bool {
+		return e.DeployID == "take-1" && e.Type == events.StepStarted && e.Step == 8
+	})
+	a.kill()
+	w.startDaemon("daemon-b")
+	w.events.waitFor(t, 60*time.Second, "deploy.succeeded", is("take-1", events.DeploySucceeded))
+	time.Sleep(3 * time.Second) // anything else would have arrived by now
+	if n := w.events.count(is("take-1", events.DeploySucceeded)); n != 1 {
+		t.Fatalf("deploy.succeeded published %d times", n)
+	}
+	if got := w.primaryExternalID("shop"); got != "take-1" {
+		t.Fatalf("PRIMARY task set belongs to %q", got)
+	}
+	if n := w.sim.CallCounts()["CreateTaskSet"]; n != 1 {
+		t.Fatalf("CreateTaskSet called %d times: the takeover must reuse the task set", n)
+	}
+	if d := w.sim.Downtime(); len(d) != 0 {
+		t.Fatalf("downtime: %+v", d)
+	}
+}
+
+func TestDuplicateRequest(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.startDaemon("daemon-a")
+	for range 3 {
+		w.send(request("dup-1", "shop", 2, ""), "corr-dup")
+	}
+	w.events.waitFor(t, 30*time.Second, "deploy.succeeded", is("dup-1", events.DeploySucceeded))
+	// Every copy is answered (the first with the deploy, the others with its
+	// outcome again) and the queue drains.
+	deadline := time.Now().Add(30 * time.Second)
+	for w.events.count(is("dup-1", events.DeploySucceeded)) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d answers: %s", w.events.count(is("dup-1", events.DeploySucceeded)), summary(w.events.all()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := w.events.count(is("dup-1", events.DeployStarted)); n != 1 {
+		t.Fatalf("deploy.started %d times", n)
+	}
+	if n := w.sim.CallCounts()["CreateTaskSet"]; n != 1 {
+		t.Fatalf("CreateTaskSet called %d times", n)
+	}
+}
+
+func TestRejectsBadRequests(t *testing.T) {
+	w := newWorld(t, worldOptions{policy: `{"rules":[{"senders":["*"],"requested_by":["e2e"],"apps":["shop"],"envs":["prod"]}]}`})
+	w.startDaemon("daemon-a")
+	good := request("ok-1", "shop", 2, "")
+	cases := []struct{ name, body, reason string }{
+		{"not JSON", "deploy shop please", "not valid JSON"},
+		{"unknown field", strings.Replace(good, `"app"`, `"colour":"red","app"`, 1), `unknown field "colour"`},
+		{"missing app", strings.Replace(good, `"app":"shop",`, ``, 1), `app ""`},
+		{"unknown env", strings.Replace(request("bad-env", "shop", 2, ""), `"prod"`, `"staging"`, 1), "not allowed"},
+		{"oversize", `{"reason":"` + strings.Repeat("x", 70000) + `"}`, "more than the"},
+		{"wrong schema", strings.Replace(request("bad-schema", "shop", 2, ""), "request/v1", "request/v0", 1), "schema"},
+		{"unauthorised sender", strings.Replace(request("bad-who", "shop", 2, ""), `"e2e"`, `"mallory"`, 1), "not allowed"},
+		{"unknown artifact", request("bad-art", "shop", 99, ""), "artifact not found"},
+		{"bad mode", strings.Replace(good, `"requested_by"`, `"mode":"yolo","requested_by"`, 1), `mode "yolo"`},
+		{"two artifacts", strings.Replace(good, `"build":2`, `"build":2,"sha":"abc1"`, 1), "not both"},
+		{"config inside the request", strings.Replace(good, `"requested_by"`, `"config":{},"requested_by"`, 1), "configs inside requests"},
+		{"wrong config version", strings.Replace(request("bad-cfg", "shop", 2, ""), `"requested_by"`, `"config_sha":"abcdef12","requested_by"`, 1), "config_sha"},
+		{"nothing to resume", request("bad-resume", "shop", 0, "resume"), "nothing to resume"},
+	}
+	for i, c := range cases {
+		w.send(c.body, "corr-bad-"+string(rune('a'+i)))
+	}
+	for i, c := range cases {
+		corr := "corr-bad-" + string(rune('a'+i))
+		e := w.events.waitFor(t, 30*time.Second, c.name+" rejected", func(e events.Event) bool {
+			return e.CorrelationID == corr && e.Type == events.DeployRejected
+		})
+		if !strings.Contains(e.Error, c.reason) {
+			t.Errorf("%s: rejected with %q, want it to say %q", c.name, e.Error, c.reason)
+		}
+	}
+	// Every one of them is kept in the dead-letter queue, with its reason.
+	dlq, err := w.sqs.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String("deploy-requests-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for kept < len(cases) && time.Now().Before(deadline) {
+		out, err := w.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl, MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if m.MessageAttributes["reason_poisoned"].StringValue == nil {
+				t.Errorf("dead letter without a reason: %s", aws.ToString(m.Body))
+			}
+			kept++
+		}
+	}
+	if kept != len(cases) {
+		t.Fatalf("%d of %d bad requests in the dead-letter queue", kept, len(cases))
+	}
+	// The daemon still serves.
+	w.send(good, "corr-good")
+	w.events.waitFor(t, 30*time.Second, "the good deploy", is("ok-1", events.DeploySucceeded))
+}
+
+func TestOrderPerAppAndEnv(t *testing.T) {
+	w := newWorld(t, worldOptions{apps: []string{"shop", "api"}, appFields: map[string]any{
+		"PreDeployCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"1"}}},
+	}})
+	w.startDaemon("daemon-a")
+	w.startDaemon("daemon-b")
+	w.send(request("shop-1", "shop", 2, ""), "c1")
+	w.send(request("api-1", "api", 2, ""), "c2")
+	w.send(request("shop-2", "shop", 3, "start-over"), "c3")
+	for _, id := range []string{"shop-1", "api-1", "shop-2"} {
+		w.events.waitFor(t, 90*time.Second, id+" succeeded", is(id, events.DeploySucceeded))
+	}
+	span := func(id string) (start, end time.Time) {
+		for _, e := range w.events.all() {
+			if e.DeployID == id && e.Type == events.DeployStarted && start.IsZero() {
+				start = e.Time
+			}
+			if e.DeployID == id && e.Type == events.DeploySucceeded {
+				end = e.Time
+			}
+		}
+		return start, end
+	}
+	s1, e1 := span("shop-1")
+	s2, e2 := span("shop-2")
+	a1, b1 := span("api-1")
+	if s2.Before(e1) && s1.Before(e2) {
+		t.Fatalf("two deploys of shop/prod overlapped: %v-%v and %v-%v", s1, e1, s2, e2)
+	}
+	if !(a1.Before(e1) && s1.Before(b1)) && !(a1.Before(e2) && s2.Before(b1)) {
+		t.Fatalf("api ran apart from shop: api %v-%v, shop %v-%v and %v-%v", a1, b1, s1, e1, s2, e2)
+	}
+	if n := w.events.count(func(e events.Event) bool { return e.Type == events.DeployQueued }); n == 0 {
+		t.Logf("no request had to queue this time")
+	}
+}

@@ -1,0 +1,403 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"ecs-deploy/events"
+	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/eventbus"
+	"ecs-deploy/internal/testbed"
+)
+
+var bins struct {
+	once            sync.Once
+	daemon, enqueue string
+	err             error
+}
+
+// build compiles the two commands once per test binary.
+func build(t *testing.T) (daemon, enqueue string) {
+	t.Helper()
+	bins.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ecs-deploy-e2e")
+		if err != nil {
+			bins.err = err
+			return
+		}
+		root, err := testbed.Root()
+		if err != nil {
+			bins.err = err
+			return
+		}
+		for name, out := range map[string]*string{"daemon": &bins.daemon, "enqueue": &bins.enqueue} {
+			*out = filepath.Join(dir, name)
+			cmd := exec.Command("go", "build", "-o", *out, "./cmd/"+name)
+			cmd.Dir = root
+			if b, err := cmd.CombinedOutput(); err != nil {
+				bins.err = fmt.Errorf("build %s: %v\n%s", name, err, b)
+				return
+			}
+		}
+	})
+	if bins.err != nil {
+		t.Fatal(bins.err)
+	}
+	return bins.daemon, bins.enqueue
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.daemon != "" {
+		os.RemoveAll(filepath.Dir(bins.daemon))
+	}
+	os.Exit(code)
+}
+
+const topicName = "deploy-events"
+
+// world is one test's AWS: goaws, dynalite and the emulator with seeded apps.
+type world struct {
+	t        *testing.T
+	dir      string
+	sim      *awsim.Server
+	simURL   string
+	goaws    string
+	dynamo   string
+	seeded   map[string]awsim.Seeded
+	sqs      *sqs.Client
+	sns      *sns.Client
+	topicArn string
+	queueURL string
+	events   *eventLog
+}
+
+type worldOptions struct {
+	apps []string
+	// app config fields added to every app, such as VerifyCommandTemplates.
+	appFields map[string]any
+	policy    string
+}
+
+func newWorld(t *testing.T, o worldOptions) *world {
+	t.Helper()
+	if len(o.apps) == 0 {
+		o.apps = []string{"shop"}
+	}
+	sim, err := awsim.New(awsim.Config{TimeScale: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	w := &world{t: t, dir: t.TempDir(), sim: sim, simURL: srv.URL, goaws: testbed.Goaws(t), dynamo: testbed.Dynalite(t), seeded: map[string]awsim.Seeded{}}
+	for _, app := range o.apps {
+		sd, err := sim.Seed(awsim.Scenario{Name: app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.seeded[app] = sd
+	}
+	w.writeConfig(o.appFields)
+	w.writeFile("artifacts.json", artifacts(o.apps))
+	if o.policy != "" {
+		w.writeFile("policy.json", o.policy)
+	}
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), BaseEndpoint: aws.String(w.goaws)}
+	w.sqs, w.sns = sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
+	ctx := t.Context()
+	topic, err := w.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topicName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.topicArn = aws.ToString(topic.TopicArn)
+	// The queue the daemons share; they create its dead-letter queue.
+	q, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("deploy-requests")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.queueURL = aws.ToString(q.QueueUrl)
+	f, err := eventbus.Follow(ctx, w.sqs, w.sns, w.topicArn, eventbus.FollowOptions{NoQueuePolicy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.events = newEventLog(t, f)
+	return w
+}
+
+func (w *world) writeFile(name, content string) string {
+	p := filepath.Join(w.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+func artifacts(apps []string) string {
+	all := map[string][]map[string]any{}
+	for _, app := range apps {
+		for build := 1; build <= 5; build++ {
+			all[app] = append(all[app], map[string]any{"build_number": build, "value": fmt.Sprintf("%s:build-%d", app, build),
+				"tags": map[string]string{"SHA": fmt.Sprintf("abc%d", build)}})
+		}
+	}
+	b, _ := json.Marshal(all)
+	return string(b)
+}
+
+func (w *world) writeConfig(appFields map[string]any) {
+	apps := map[string]any{}
+	for name, sd := range w.seeded {
+		app := map[string]any{
+			"ArtifactDBProjectName": name,
+			"ContainerDefinitionTemplates": []any{map[string]any{"Name": sd.ContainerName, "Image": "{{.Artifact.Value}}",
+				"PortMappings": []any{map[string]any{"containerPort": sd.ContainerPort}}}},
+			"Environments": map[string]any{"prod": map[string]any{
+				"Cluster": sd.Cluster, "Family": sd.Service, "Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
+				"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns}},
+		}
+		for k, v := range appFields {
+			app[k] = v
+		}
+		apps[name] = app
+	}
+	b, _ := json.MarshalIndent(map[string]any{"ConfigAccountID": "123456789012", "ConfigRegion": "us-east-1", "Apps": apps}, "", " ")
+	w.writeFile("deploy-config.json", string(b))
+}
+
+// env is what the commands need to reach the test's AWS.
+func (w *world) env() []string {
+	return append(os.Environ(),
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_SQS="+w.goaws, "AWS_ENDPOINT_URL_SNS="+w.goaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.dynamo,
+		"AWS_ENDPOINT_URL_ECS="+w.simURL, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+w.simURL, "AWS_ENDPOINT_URL_CLOUDWATCH="+w.simURL,
+		"ECS_DEPLOY_QUEUE=deploy-requests", "ECS_DEPLOY_TOPIC_ARN="+w.topicArn, "ECS_DEPLOY_NO_QUEUE_POLICY=true",
+	)
+}
+
+// daemon is one running daemon process.
+type daemon struct {
+	cmd  *exec.Cmd
+	addr string
+	log  string
+	done chan error
+}
+
+func (w *world) startDaemon(name string, extra ...string) *daemon {
+	w.t.Helper()
+	bin, _ := build(w.t)
+	port := testbed.FreePort(w.t)
+	args := []string{"-create-resources", "-config-file", filepath.Join(w.dir, "deploy-config.json"),
+		"-artifacts", filepath.Join(w.dir, "artifacts.json"), "-listen", "127.0.0.1:" + strconv.Itoa(port), "-owner", name,
+		"-poll", "100ms", "-slow-poll", "300ms", "-bake-poll", "200ms", "-lock-lease", "2s", "-lock-heartbeat", "400ms",
+		"-visibility-timeout", "6s", "-queued-delay", "2s", "-log-format", "json", "-log-level", "debug"}
+	if _, err := os.Stat(filepath.Join(w.dir, "policy.json")); err == nil {
+		args = append(args, "-policy", filepath.Join(w.dir, "policy.json"))
+	}
+	d := &daemon{addr: "127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(w.dir, name+".log"), done: make(chan error, 1)}
+	logFile, err := os.Create(d.log)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, append(args, extra...)...)
+	d.cmd.Env = w.env()
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	if err := d.cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait(); logFile.Close() }()
+	w.t.Cleanup(func() {
+		d.stop(w.t)
+		if w.t.Failed() {
+			b, _ := os.ReadFile(d.log)
+			w.t.Logf("%s log (last 6000 bytes):\n%s", name, tail(string(b), 6000))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + d.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		select {
+		case err := <-d.done:
+			b, _ := os.ReadFile(d.log)
+			w.t.Fatalf("daemon %s exited (%v):\n%s", name, err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("daemon %s not ready in 30s", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits; the daemon must exit by itself.
+func (d *daemon) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		t.Errorf("daemon did not stop within 30s of SIGTERM")
+	}
+}
+
+func (d *daemon) kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}
+
+// enqueue runs the CLI and returns its exit code and output.
+func (w *world) enqueue(args ...string) (int, string) {
+	w.t.Helper()
+	_, bin := build(w.t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(w.env(), "USER=e2e")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// send puts a raw message on the request queue with a correlation ID.
+func (w *world) send(body, correlationID string) {
+	w.t.Helper()
+	_, err := w.sqs.SendMessage(w.t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(body),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"correlation_id": {DataType: aws.String("String"), StringValue: aws.String(correlationID)}}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func request(id, app string, build int, mode string) string {
+	r := events.Request{Schema: events.RequestSchema, RequestID: id, App: app, Env: "prod", Build: build, Mode: mode, RequestedBy: "e2e"}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// eventLog collects every event published, in arrival order.
+type eventLog struct {
+	mu     sync.Mutex
+	events []events.Event
+	cond   chan struct{}
+}
+
+func newEventLog(t *testing.T, f *eventbus.Follower) *eventLog {
+	l := &eventLog{cond: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			e, err := f.Next(ctx)
+			if err != nil {
+				return
+			}
+			l.mu.Lock()
+			l.events = append(l.events, e)
+			l.mu.Unlock()
+			select {
+			case l.cond <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = f.Close(context.Background())
+	})
+	return l
+}
+
+func (l *eventLog) all() []events.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]events.Event(nil), l.events...)
+}
+
+// waitFor waits until an event matching match arrives, and returns it.
+func (l *eventLog) waitFor(t *testing.T, timeout time.Duration, what string, match func(events.Event) bool) events.Event {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		for _, e := range l.all() {
+			if match(e) {
+				return e
+			}
+		}
+		select {
+		case <-l.cond:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no %s within %v; events: %s", what, timeout, summary(l.all()))
+		}
+	}
+}
+
+func (l *eventLog) count(match func(events.Event) bool) int {
+	n := 0
+	for _, e := range l.all() {
+		if match(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func summary(es []events.Event) string {
+	var parts []string
+	for _, e := range es {
+		s := fmt.Sprintf("%s/%s", e.DeployID, e.Type)
+		if e.Step > 0 {
+			s += fmt.Sprintf("(%d)", e.Step)
+		}
+		if e.Error != "" {
+			s += ": " + e.Error
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "\n  ")
+}
+
+func is(id string, t events.Type) func(events.Event) bool {
+	return func(e events.Event) bool { return e.DeployID == id && e.Type == t }
+}

@@ -278,9 +278,9 @@ func (h *Deploy) finish(ctx context.Context, req events.Request, final events.Ev
 	return nil
 }
 
-// reject publishes deploy.rejected with the reason, records it as the
-// request's outcome when the request can be named, and returns an error
-// that sends the message to the dead-letter queue.
+// reject publishes deploy.rejected with the reason and returns an error
+// that sends the message to the dead-letter queue. Nothing ran, so nothing
+// is recorded: the sender may fix the request and send it again as it was.
 func (h *Deploy) reject(ctx context.Context, msg *message.Message, req events.Request, reason error) error {
 	ctx = context.WithoutCancel(ctx)
 	zerolog.Ctx(ctx).Warn().Err(reason).Msg("request rejected")
@@ -290,11 +290,6 @@ func (h *Deploy) reject(ctx context.Context, msg *message.Message, req events.Re
 	e := h.event(req, msg, events.DeployRejected, "", reason)
 	if err := h.Events.Publish(ctx, e); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("publish deploy.rejected")
-	}
-	if events.ValidRequestID(req.RequestID) {
-		if err := h.Records.Finish(ctx, req.RequestID, e); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("record the rejection")
-		}
 	}
 	msg.Metadata.Set(metaRejectedReason, reason.Error())
 	return fmt.Errorf("%w: %v", ErrRejected, reason)

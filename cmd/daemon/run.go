@@ -128,14 +128,14 @@ func (m *Main) Run(ctx context.Context) error {
 
 	wlog := handlers.WatermillLogger{Log: m.log}
 	sub, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
-		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: wsqs.TransparentUrlResolver{},
+		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{},
 		GenerateReceiveMessageInput: sqsx.ReceiveInput(5), ConsumeWorkers: c.Concurrency, Unmarshaler: sqsx.Unmarshaler{},
 	}, wlog)
 	if err != nil {
 		return err
 	}
 	dlq, err := wsqs.NewPublisher(wsqs.PublisherConfig{
-		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: wsqs.TransparentUrlResolver{}, Marshaler: sqsx.Marshaler{},
+		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{}, Marshaler: sqsx.Marshaler{},
 	}, wlog)
 	if err != nil {
 		return err

@@ -119,18 +119,20 @@ func TestRejectsBadRequests(t *testing.T) {
 	w := newWorld(t, worldOptions{policy: `{"rules":[{"senders":["*"],"requested_by":["e2e"],"apps":["shop"],"envs":["prod"]}]}`})
 	w.startDaemon("daemon-a")
 	good := request("ok-1", "shop", 2, "")
+	// Each bad variant has its own request ID.
+	bad := func(id string) string { return request(id, "shop", 2, "") }
 	cases := []struct{ name, body, reason string }{
 		{"not JSON", "deploy shop please", "not valid JSON"},
-		{"unknown field", strings.Replace(good, `"app"`, `"colour":"red","app"`, 1), `unknown field "colour"`},
-		{"missing app", strings.Replace(good, `"app":"shop",`, ``, 1), `app ""`},
+		{"unknown field", strings.Replace(bad("b-field"), `"app"`, `"colour":"red","app"`, 1), `unknown field "colour"`},
+		{"missing app", strings.Replace(bad("b-app"), `"app":"shop",`, ``, 1), `app ""`},
 		{"unknown env", strings.Replace(request("bad-env", "shop", 2, ""), `"prod"`, `"staging"`, 1), "not allowed"},
 		{"oversize", `{"reason":"` + strings.Repeat("x", 70000) + `"}`, "more than the"},
 		{"wrong schema", strings.Replace(request("bad-schema", "shop", 2, ""), "request/v1", "request/v0", 1), "schema"},
 		{"unauthorised sender", strings.Replace(request("bad-who", "shop", 2, ""), `"e2e"`, `"mallory"`, 1), "not allowed"},
 		{"unknown artifact", request("bad-art", "shop", 99, ""), "artifact not found"},
-		{"bad mode", strings.Replace(good, `"requested_by"`, `"mode":"yolo","requested_by"`, 1), `mode "yolo"`},
-		{"two artifacts", strings.Replace(good, `"build":2`, `"build":2,"sha":"abc1"`, 1), "not both"},
-		{"config inside the request", strings.Replace(good, `"requested_by"`, `"config":{},"requested_by"`, 1), "configs inside requests"},
+		{"bad mode", strings.Replace(bad("b-mode"), `"requested_by"`, `"mode":"yolo","requested_by"`, 1), `mode "yolo"`},
+		{"two artifacts", strings.Replace(bad("b-two"), `"build":2`, `"build":2,"sha":"abc1"`, 1), "not both"},
+		{"config inside the request", strings.Replace(bad("b-inline"), `"requested_by"`, `"config":{},"requested_by"`, 1), "configs inside requests"},
 		{"wrong config version", strings.Replace(request("bad-cfg", "shop", 2, ""), `"requested_by"`, `"config_sha":"abcdef12","requested_by"`, 1), "config_sha"},
 		{"nothing to resume", request("bad-resume", "shop", 0, "resume"), "nothing to resume"},
 	}
@@ -169,7 +171,10 @@ func TestRejectsBadRequests(t *testing.T) {
 	if kept != len(cases) {
 		t.Fatalf("%d of %d bad requests in the dead-letter queue", kept, len(cases))
 	}
-	// The daemon still serves.
+	// The daemon still serves, and a request it once rejected can be sent
+	// again, fixed, under the same ID.
+	w.send(strings.Replace(request("bad-who", "shop", 2, ""), `"e2e"`, `"e2e"`, 1), "corr-fixed")
+	w.events.waitFor(t, 30*time.Second, "the fixed request", is("bad-who", events.DeploySucceeded))
 	w.send(good, "corr-good")
 	w.events.waitFor(t, 30*time.Second, "the good deploy", is("ok-1", events.DeploySucceeded))
 }

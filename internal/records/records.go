@@ -78,7 +78,7 @@ func (s Store) Begin(ctx context.Context, r Record) (Record, bool, error) {
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table),
 		Item: map[string]ddbtypes.AttributeValue{
 			"request_id": str(r.RequestID), "app": str(r.App), "env": str(r.Env), "state": str("running"),
-			"updated_at": str(now.Format(time.RFC3339Nano)),
+			"updated_at": str(now.Format(time.RFC3339Nano)), "expires_at": s.expiry(now),
 		},
 		ConditionExpression: aws.String("attribute_not_exists(request_id)")})
 	var ccf *ddbtypes.ConditionalCheckFailedException
@@ -99,10 +99,6 @@ func (s Store) Finish(ctx context.Context, requestID string, final events.Event)
 	if err != nil {
 		return err
 	}
-	retention := s.Retention
-	if retention == 0 {
-		retention = 30 * 24 * time.Hour
-	}
 	now := time.Now().UTC()
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Table),
 		Key:                      map[string]ddbtypes.AttributeValue{"request_id": str(requestID)},
@@ -110,7 +106,7 @@ func (s Store) Finish(ctx context.Context, requestID string, final events.Event)
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":s": str(string(final.Type)), ":f": str(string(body)), ":u": str(now.Format(time.RFC3339Nano)),
-			":x": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(now.Add(retention).Unix())},
+			":x": s.expiry(now),
 			":a": str(final.App), ":e": str(final.Env),
 		}})
 	if err != nil {
@@ -131,6 +127,15 @@ func (s Store) CreateTable(ctx context.Context, db *dynamodb.Client) error {
 	}
 	return dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond }).
 		Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.Table)}, time.Minute)
+}
+
+// expiry is the TTL of a record written at now.
+func (s Store) expiry(now time.Time) ddbtypes.AttributeValue {
+	retention := s.Retention
+	if retention == 0 {
+		retention = 30 * 24 * time.Hour
+	}
+	return &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(now.Add(retention).Unix())}
 }
 
 func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }

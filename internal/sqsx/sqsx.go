@@ -128,3 +128,13 @@ func QueueArn(ctx context.Context, c *sqs.Client, url string) (string, error) {
 	}
 	return out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)], nil
 }
+
+// ResolvedURL is a queue resolver for topics that are already queue URLs,
+// found or created when the daemon started: they exist.
+type ResolvedURL struct{}
+
+func (ResolvedURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlParams) (wsqs.QueueUrlResolverResult, error) {
+	url := wsqs.QueueURL(p.Topic)
+	exists := true
+	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(p.Topic[strings.LastIndex(p.Topic, "/")+1:]), QueueURL: &url, Exists: &exists}, nil
+}

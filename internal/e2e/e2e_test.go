@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func (w *world) primaryExternalID(app string) string {
 
 func TestEndToEndDeploy(t *testing.T) {
 	w := newWorld(t, worldOptions{})
-	w.startDaemon("daemon-a")
+	d := w.startDaemon("daemon-a")
 	code, out := w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-config", w.dir+"/deploy-config.json",
 		"-config-sha", "0000000000000000000000000000000000000000000000000000000000000000", "-wait")
 	// The daemon runs its own file config: a config SHA naming another
@@ -60,6 +62,18 @@ func TestEndToEndDeploy(t *testing.T) {
 	}
 	if d := w.sim.Downtime(); len(d) != 0 {
 		t.Fatalf("downtime: %+v", d)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready",
+		"/metrics": `ecs_deploy_requests_total{outcome="deploy.succeeded"} 1`} {
+		resp, err := http.Get("http://" + d.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want %q in:\n%s", path, resp.StatusCode, want, body)
+		}
 	}
 }
 
@@ -213,5 +227,38 @@ func TestOrderPerAppAndEnv(t *testing.T) {
 	}
 	if n := w.events.count(func(e events.Event) bool { return e.Type == events.DeployQueued }); n == 0 {
 		t.Logf("no request had to queue this time")
+	}
+}
+
+// TestShutdownMidDeploy sends SIGTERM during a deploy: the daemon stops at a
+// safe point and exits, the message comes back, and another daemon finishes
+// the deploy.
+func TestShutdownMidDeploy(t *testing.T) {
+	w := newWorld(t, worldOptions{appFields: map[string]any{
+		"VerifyCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"3"}}},
+	}})
+	a := w.startDaemon("daemon-a")
+	w.send(request("term-1", "shop", 4, ""), "corr-term")
+	w.events.waitFor(t, 30*time.Second, "step 8 started", func(e events.Event) bool {
+		return e.DeployID == "term-1" && e.Type == events.StepStarted && e.Step == 8
+	})
+	start := time.Now()
+	a.stop(t)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("SIGTERM took %v to stop the daemon", took)
+	}
+	if a.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("daemon exited with %d after SIGTERM", a.cmd.ProcessState.ExitCode())
+	}
+	if n := w.events.count(is("term-1", events.DeploySucceeded)) + w.events.count(is("term-1", events.DeployFailed)); n != 0 {
+		t.Fatalf("the interrupted deploy ended (%d final events) instead of stopping", n)
+	}
+	w.startDaemon("daemon-b")
+	w.events.waitFor(t, 60*time.Second, "deploy.succeeded", is("term-1", events.DeploySucceeded))
+	if got := w.primaryExternalID("shop"); got != "term-1" {
+		t.Fatalf("PRIMARY task set belongs to %q", got)
+	}
+	if d := w.sim.Downtime(); len(d) != 0 {
+		t.Fatalf("downtime: %+v", d)
 	}
 }

@@ -54,15 +54,14 @@ func TestTasksExitFailFast(t *testing.T) {
 	if err := b.sim.AddTaskSetFault(awsim.TaskSetFault{Kind: awsim.FaultTasksExit, StopReason: "Essential container in task exited: panic: no DATABASE_URL"}); err != nil {
 		t.Fatal(err)
 	}
-	start := b.sim.Now()
 	_, err := b.pipeline(pipeOptions{}).Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy))
 	var se *pipeline.StepError
 	if !errors.As(err, &se) || se.Step != pipeline.StepWaitStable || !strings.Contains(err.Error(), "no DATABASE_URL") {
 		t.Fatalf("err = %v, want a step 7 failure naming the stop reason", err)
 	}
-	// Noticed within a minute of simulated time, not at the 15-minute timeout.
-	if took := b.sim.Now().Sub(start); took > 2*time.Minute {
-		t.Fatalf("failure noticed after %v of simulated time", took)
+	// Failing fast: the stopped task ended the wait, not the timeout.
+	if strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v: the wait ran to its timeout", err)
 	}
 	b.servedBySeed()
 	b.checkLockReleased("d-1", pipeline.StateFailed)
@@ -193,18 +192,21 @@ func TestRollbackMode(t *testing.T) {
 	if _, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy)); err != nil {
 		t.Fatal(err)
 	}
-	start := b.sim.Now()
 	b.sim.ResetCalls()
 	st, err := p.Run(ctx, pipeline.Request{DeployID: "r-1", App: b.seeded.Name, Env: b.env, Mode: pipeline.ModeRollback})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := b.sim.Now().Sub(start); took > 10*time.Second {
-		t.Fatalf("rollback took %v of simulated time", took)
+	// It takes seconds because it only flips traffic: one swap, one primary
+	// update, nothing created, nothing waited for.
+	var mutating []string
+	for _, c := range b.sim.Calls() {
+		if c.Mutating() {
+			mutating = append(mutating, c.Operation)
+		}
 	}
-	creates := b.sim.CallCounts()["CreateTaskSet"] + b.sim.CallCounts()["RegisterTaskDefinition"]
-	if creates != 0 {
-		t.Fatalf("rollback created %d things", creates)
+	if len(mutating) != 2 || mutating[0] != "SetRulePriorities" || mutating[1] != "UpdateServicePrimaryTaskSet" {
+		t.Fatalf("rollback changed %v", mutating)
 	}
 	if st.NewTaskSetArn != b.seeded.PrimaryTaskSetArn {
 		t.Fatalf("rolled back to %s, want the seeded %s", st.NewTaskSetArn, b.seeded.PrimaryTaskSetArn)

@@ -242,11 +242,7 @@ func TestShutdownMidDeploy(t *testing.T) {
 	w.events.waitFor(t, 30*time.Second, "step 8 started", func(e events.Event) bool {
 		return e.DeployID == "term-1" && e.Type == events.StepStarted && e.Step == 8
 	})
-	start := time.Now()
-	a.stop(t)
-	if took := time.Since(start); took > 10*time.Second {
-		t.Fatalf("SIGTERM took %v to stop the daemon", took)
-	}
+	a.stop(t) // fails the test if the daemon does not exit by itself
 	if a.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("daemon exited with %d after SIGTERM", a.cmd.ProcessState.ExitCode())
 	}

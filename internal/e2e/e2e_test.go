@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecs-deploy/events"
+	"ecs-deploy/internal/faults"
 )
 
 // primaryExternalID returns the externalId of the app's PRIMARY task set.
@@ -33,6 +34,14 @@ func TestEndToEndDeploy(t *testing.T) {
 	// version is refused, with the reason.
 	if code != 3 || !strings.Contains(out, "deploy.rejected") || !strings.Contains(out, "config_sha") {
 		t.Fatalf("enqueue with a wrong config SHA: exit %d\n%s", code, out)
+	}
+	code, out = w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-plan", "-wait")
+	if code != 0 || !strings.Contains(out, "Plan: deploy build 2 (shop:build-2)") || !strings.Contains(out, "blue serves now") {
+		t.Fatalf("enqueue -plan: exit %d\n%s", code, out)
+	}
+	// One AWS call in ten is throttled from here on: the SDK retries them.
+	if err := w.sim.Faults().Add(faults.Rule{ThrottleRate: 0.1}); err != nil {
+		t.Fatal(err)
 	}
 	code, out = w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-wait", "-request-id", "e2e-1")
 	if code != 0 {
@@ -62,6 +71,9 @@ func TestEndToEndDeploy(t *testing.T) {
 	}
 	if d := w.sim.Downtime(); len(d) != 0 {
 		t.Fatalf("downtime: %+v", d)
+	}
+	if w.sim.Faults().Injected()[faults.Throttle] == 0 {
+		t.Fatal("no call was throttled")
 	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready",
 		"/metrics": `ecs_deploy_requests_total{outcome="deploy.succeeded"} 1`} {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -89,16 +90,25 @@ func TestEndToEndDeploy(t *testing.T) {
 	}
 }
 
+// slowVerify makes step 8 take a few seconds, so what a test does to a
+// daemon when that step starts lands mid-deploy.
+var slowVerify = worldOptions{appFields: map[string]any{
+	"VerifyCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"3"}}},
+}}
+
+// waitForStep waits until the deploy's step has started.
+func (w *world) waitForStep(t *testing.T, id string, step int) {
+	t.Helper()
+	w.events.waitFor(t, 30*time.Second, fmt.Sprintf("step %d of %s", step, id), func(e events.Event) bool {
+		return e.DeployID == id && e.Type == events.StepStarted && e.Step == step
+	})
+}
+
 func TestTakeoverAfterKill(t *testing.T) {
-	w := newWorld(t, worldOptions{appFields: map[string]any{
-		// Verification takes a while, so the kill lands mid-deploy.
-		"VerifyCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"2"}}},
-	}})
+	w := newWorld(t, slowVerify)
 	a := w.startDaemon("daemon-a")
 	w.send(request("take-1", "shop", 3, ""), "corr-take")
-	w.events.waitFor(t, 30*time.Second, "step 8 started", func(e events.Event) bool {
-		return e.DeployID == "take-1" && e.Type == events.StepStarted && e.Step == 8
-	})
+	w.waitForStep(t, "take-1", 8)
 	a.kill()
 	w.startDaemon("daemon-b")
 	w.events.waitFor(t, 60*time.Second, "deploy.succeeded", is("take-1", events.DeploySucceeded))
@@ -246,14 +256,10 @@ func TestOrderPerAppAndEnv(t *testing.T) {
 // safe point and exits, the message comes back, and another daemon finishes
 // the deploy.
 func TestShutdownMidDeploy(t *testing.T) {
-	w := newWorld(t, worldOptions{appFields: map[string]any{
-		"VerifyCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"3"}}},
-	}})
+	w := newWorld(t, slowVerify)
 	a := w.startDaemon("daemon-a")
 	w.send(request("term-1", "shop", 4, ""), "corr-term")
-	w.events.waitFor(t, 30*time.Second, "step 8 started", func(e events.Event) bool {
-		return e.DeployID == "term-1" && e.Type == events.StepStarted && e.Step == 8
-	})
+	w.waitForStep(t, "term-1", 8)
 	a.stop(t) // fails the test if the daemon does not exit by itself
 	if a.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("daemon exited with %d after SIGTERM", a.cmd.ProcessState.ExitCode())

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFlagsAndEnvironment(t *testing.T) {
+	env := map[string]string{"ECS_DEPLOY_QUEUE": "from-env", "ECS_DEPLOY_TOPIC_ARN": "arn:aws:sns:us-east-1:1:t",
+		"ECS_DEPLOY_CONFIG_FILE": "c.json", "ECS_DEPLOY_ARTIFACTS": "a.json", "ECS_DEPLOY_CONCURRENCY": "7"}
+	var c Config
+	if err := c.Parse([]string{"-queue", "from-flag", "-poll", "250ms"}, func(k string) string { return env[k] }, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue != "from-flag" || c.Concurrency != 7 || c.Poll != 250*time.Millisecond || c.LockTable != "DeployLock" {
+		t.Fatalf("config: %+v", c)
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	var c Config
+	err := c.Parse([]string{"-roles", "deploy,slack", "-concurrency", "0", "-log-format", "xml"}, func(string) string { return "" }, io.Discard)
+	for _, want := range []string{"-queue", "-topic-arn", "config source", "-artifacts", "concurrency", "role \"slack\" is not built yet", "-log-format"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}

@@ -170,15 +170,17 @@ func (h *Deploy) Handle(msg *message.Message) error {
 	} else if created {
 		h.publish(ctx, req, msg, events.DeployAccepted, fmt.Sprintf("%s requested by %s", req.EffectiveMode(), req.RequestedBy), nil)
 	}
-	keepHidden := h.keepInvisible(ctx, msg)
-	defer keepHidden()
+	stopHiding := h.keepInvisible(ctx, msg)
+	defer stopHiding()
 
-	outcome, err = h.run(ctx, msg, req, cfg, configSHA)
+	outcome, err = h.run(ctx, msg, req, cfg, configSHA, stopHiding)
 	return err
 }
 
 // run carries the request through the pipeline and maps its outcome.
-func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Request, cfg *pipeline.DeployConfig, configSHA string) (string, error) {
+// stopHiding ends the visibility renewals before the handler sets the
+// message's visibility itself.
+func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Request, cfg *pipeline.DeployConfig, configSHA string, stopHiding func()) (string, error) {
 	log := zerolog.Ctx(ctx)
 	sink := &finalSink{next: h.Events, deployID: req.RequestID}
 	pc := h.Pipeline
@@ -218,12 +220,14 @@ func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Reque
 	switch {
 	case errors.Is(err, pipeline.ErrLockHeld):
 		h.publish(ctx, req, msg, events.DeployQueued, err.Error(), nil)
+		stopHiding()
 		if verr := h.Visibility.Set(ctx, msg, h.queuedDelay()); verr != nil {
 			log.Warn().Err(verr).Msg("delay the queued request")
 		}
 		return "queued", fmt.Errorf("%w: %v", errComeBack, err)
 	case errors.Is(err, pipeline.ErrInterrupted):
 		// Shutting down at a safe point: let another daemon resume now.
+		stopHiding()
 		if verr := h.Visibility.Set(context.WithoutCancel(ctx), msg, 0); verr != nil {
 			log.Warn().Err(verr).Msg("release the interrupted request")
 		}
@@ -329,10 +333,12 @@ func (h *Deploy) publish(ctx context.Context, req events.Request, msg *message.M
 }
 
 // keepInvisible renews the message's invisibility while its deploy runs, so
-// SQS never hands a live deploy to another daemon. The returned func stops it.
+// SQS never hands a live deploy to another daemon. The returned func stops
+// it; it may be called more than once.
 func (h *Deploy) keepInvisible(ctx context.Context, msg *message.Message) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	var once sync.Once
 	timeout := h.visibilityTimeout()
 	go func() {
 		defer close(stopped)
@@ -350,7 +356,7 @@ func (h *Deploy) keepInvisible(ctx context.Context, msg *message.Message) func()
 		}
 	}()
 	return func() {
-		close(done)
+		once.Do(func() { close(done) })
 		<-stopped
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,12 +49,30 @@ func commandEnv(getenv func(string) string, pass []string, environ []string, cre
 	return append(env, creds...)
 }
 
+// secretName matches the names of variables whose values must not be logged.
+var secretName = regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL)`)
+
+// redactor hides, in a command's output, the values of the secret-looking
+// variables it was given: a command that prints its environment does not
+// put credentials in the log.
+func redactor(env []string) *strings.Replacer {
+	var pairs []string
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if ok && len(value) >= 4 && secretName.MatchString(name) {
+			pairs = append(pairs, value, "[redacted]")
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
 // runCommand runs cmd as argv, never through a shell, in its own process
 // group, with env as its whole environment. Its output goes to the log line
 // by line under the program's name. At timeout or when ctx ends the whole
 // group is killed.
 func runCommand(ctx context.Context, cmd Command, env []string, timeout time.Duration) error {
 	log := zerolog.Ctx(ctx).With().Str("program", cmd.Program).Logger()
+	redact := redactor(env)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c := exec.Command(cmd.Program, cmd.Args...)
@@ -78,7 +97,7 @@ func runCommand(ctx context.Context, cmd Command, env []string, timeout time.Dur
 			sc := bufio.NewScanner(r)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
-				log.Info().Str("stream", stream).Msg(sc.Text())
+				log.Info().Str("stream", stream).Msg(redact.Replace(sc.Text()))
 			}
 		}()
 	}

@@ -89,3 +89,18 @@ func TestCommandEnvAllowlist(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandOutputRedactsSecrets(t *testing.T) {
+	ctx, buf := logged(t)
+	env := []string{"PATH=" + os.Getenv("PATH"), "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "VPC_CONF_API_KEYS=k-123456", "REGION=us-east-1"}
+	if err := runCommand(ctx, Command{Program: "env"}, env, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "wJalrXUtnFEMI") || strings.Contains(out, "k-123456") {
+		t.Fatalf("a secret reached the log:\n%s", out)
+	}
+	if !strings.Contains(out, "AWS_SECRET_ACCESS_KEY=[redacted]") || !strings.Contains(out, "REGION=us-east-1") {
+		t.Fatalf("log:\n%s", out)
+	}
+}

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"io"
 	"net/http"
 	"strings"
@@ -27,7 +29,10 @@ func (w *world) primaryExternalID(app string) string {
 }
 
 func TestEndToEndDeploy(t *testing.T) {
-	w := newWorld(t, worldOptions{})
+	// A pre-deploy command that prints its environment, credentials included.
+	w := newWorld(t, worldOptions{appFields: map[string]any{
+		"PreDeployCommandTemplates": []any{map[string]any{"Program": "env"}},
+	}})
 	d := w.startDaemon("daemon-a")
 	code, out := w.enqueue("-app", "shop", "-env", "prod", "-build", "2", "-config", w.dir+"/deploy-config.json",
 		"-config-sha", "0000000000000000000000000000000000000000000000000000000000000000", "-wait")
@@ -76,6 +81,7 @@ func TestEndToEndDeploy(t *testing.T) {
 	if w.sim.Faults().Injected()[faults.Throttle] == 0 {
 		t.Fatal("no call was throttled")
 	}
+	checkDeployLog(t, d.log, "e2e-1")
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready",
 		"/metrics": `ecs_deploy_requests_total{outcome="deploy.succeeded"} 1`} {
 		resp, err := http.Get("http://" + d.addr + path)
@@ -274,5 +280,35 @@ func TestShutdownMidDeploy(t *testing.T) {
 	}
 	if d := w.sim.Downtime(); len(d) != 0 {
 		t.Fatalf("downtime: %+v", d)
+	}
+}
+
+// checkDeployLog reads a daemon's JSON log: every line about the deploy
+// names its app, env and correlation ID, and no secret is in it.
+func checkDeployLog(t *testing.T, path, deployID string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secretKey) {
+		t.Fatal("the AWS secret key reached the daemon's log")
+	}
+	if !strings.Contains(string(b), "AWS_SECRET_ACCESS_KEY=[redacted]") {
+		t.Fatal("the env command's output is not in the log")
+	}
+	lines := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var fields map[string]any
+		if json.Unmarshal([]byte(line), &fields) != nil || fields["deploy_id"] != deployID {
+			continue
+		}
+		lines++
+		if fields["app"] != "shop" || fields["env"] != "prod" || fields["correlation_id"] == nil || fields["correlation_id"] == "" {
+			t.Fatalf("log line without app, env or correlation_id: %s", line)
+		}
+	}
+	if lines < 20 {
+		t.Fatalf("only %d log lines name deploy %s", lines, deployID)
 	}
 }

@@ -74,6 +74,9 @@ func TestMain(m *testing.M) {
 
 const topicName = "deploy-events"
 
+// secretKey is the AWS secret the commands run with: it must never be logged.
+const secretKey = "e2e-secret-never-in-logs"
+
 // world is one test's AWS: goaws, dynalite and the emulator with seeded apps.
 type world struct {
 	t        *testing.T
@@ -186,7 +189,7 @@ func (w *world) writeConfig(appFields map[string]any) {
 // env is what the commands need to reach the test's AWS.
 func (w *world) env() []string {
 	return append(os.Environ(),
-		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY="+secretKey, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SQS="+w.goaws, "AWS_ENDPOINT_URL_SNS="+w.goaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.dynamo,
 		"AWS_ENDPOINT_URL_ECS="+w.simURL, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+w.simURL, "AWS_ENDPOINT_URL_CLOUDWATCH="+w.simURL,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -136,6 +137,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	dlq, err := wsqs.NewPublisher(wsqs.PublisherConfig{
 		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{}, Marshaler: sqsx.Marshaler{},
+		GenerateSendMessageInput: sqsx.SendInput,
 	}, wlog)
 	if err != nil {
 		return err
@@ -242,7 +244,12 @@ func resolveResources(ctx context.Context, c Config, sqsC *sqs.Client, snsC *sns
 	var r resources
 	dlqName := c.DeadLetterQueue
 	if dlqName == "" {
-		dlqName = queueName(c.Queue) + "-dlq"
+		// A FIFO queue's dead-letter queue must be FIFO too.
+		base, fifo := strings.CutSuffix(queueName(c.Queue), ".fifo")
+		dlqName = base + "-dlq"
+		if fifo {
+			dlqName += ".fifo"
+		}
 	}
 	var err error
 	if r.deadLetterURL, err = queue(ctx, sqsC, dlqName, nil, c.CreateResources); err != nil {
@@ -285,7 +292,15 @@ func queue(ctx context.Context, c *sqs.Client, nameOrURL string, attrs map[strin
 	if err == nil || !create || !sqsx.QueueMissing(err) {
 		return url, err
 	}
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(queueName(nameOrURL)), Attributes: attrs})
+	name := queueName(nameOrURL)
+	if strings.HasSuffix(name, ".fifo") {
+		attrs = maps.Clone(attrs)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs["FifoQueue"] = "true"
+	}
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
 		return "", fmt.Errorf("create queue %s: %w", nameOrURL, err)
 	}

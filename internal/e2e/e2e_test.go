@@ -3,9 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +310,69 @@ func checkDeployLog(t *testing.T, path, deployID string) {
 	}
 	if lines < 20 {
 		t.Fatalf("only %d log lines name deploy %s", lines, deployID)
+	}
+}
+
+// TestFIFOQueue runs the daemon on a FIFO queue: enqueue makes app/env the
+// message group, so requests for one app and env are handed out one at a
+// time, in order, while another app's run beside them; a rejected request
+// still reaches the (FIFO) dead-letter queue.
+func TestFIFOQueue(t *testing.T) {
+	w := newWorld(t, worldOptions{queue: "deploy-requests.fifo", apps: []string{"shop", "api"}, appFields: map[string]any{
+		"PreDeployCommandTemplates": []any{map[string]any{"Program": "sleep", "Arguments": []string{"1"}}},
+	}})
+	w.startDaemon("daemon-a")
+	w.startDaemon("daemon-b")
+	for _, r := range []struct {
+		id, app string
+		build   int
+		mode    string
+	}{{"f-shop-1", "shop", 2, ""}, {"f-shop-2", "shop", 3, "-start-over"}, {"f-api-1", "api", 2, ""}} {
+		args := []string{"-app", r.app, "-env", "prod", "-build", fmt.Sprint(r.build), "-request-id", r.id}
+		if r.mode != "" {
+			args = append(args, r.mode)
+		}
+		if code, out := w.enqueue(args...); code != 0 {
+			t.Fatalf("enqueue %s: %d\n%s", r.id, code, out)
+		}
+	}
+	for _, id := range []string{"f-shop-1", "f-shop-2", "f-api-1"} {
+		w.events.waitFor(t, 90*time.Second, id+" succeeded", is(id, events.DeploySucceeded))
+	}
+	var order []string
+	for _, e := range w.events.all() {
+		if e.Type == events.DeployStarted && strings.HasPrefix(e.DeployID, "f-shop") {
+			order = append(order, e.DeployID)
+		}
+	}
+	if len(order) != 2 || order[0] != "f-shop-1" {
+		t.Fatalf("shop deploys started in the order %v", order)
+	}
+	if n := w.events.count(func(e events.Event) bool { return e.Type == events.DeployQueued }); n != 0 {
+		t.Fatalf("%d requests had to wait for a lock: the FIFO group should have held them back", n)
+	}
+	if got := w.primaryExternalID("shop"); got != "f-shop-2" {
+		t.Fatalf("shop's PRIMARY belongs to %q", got)
+	}
+	w.send("not a request", "corr-fifo-bad")
+	w.events.waitFor(t, 30*time.Second, "the rejection", func(e events.Event) bool {
+		return e.CorrelationID == "corr-fifo-bad" && e.Type == events.DeployRejected
+	})
+	dlq, err := w.sqs.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String("deploy-requests-dlq.fifo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := w.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 1 && aws.ToString(out.Messages[0].Body) == "not a request" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rejected request is not in the FIFO dead-letter queue")
+		}
 	}
 }

@@ -90,11 +90,16 @@ type world struct {
 	sns      *sns.Client
 	topicArn string
 	queueURL string
-	events   *eventLog
+	// queueName is the request queue; its dead-letter queue is created by
+	// the daemons.
+	queueName string
+	events    *eventLog
 }
 
 type worldOptions struct {
 	apps []string
+	// queue is the request queue's name; default "deploy-requests".
+	queue string
 	// app config fields added to every app, such as VerifyCommandTemplates.
 	appFields map[string]any
 	policy    string
@@ -104,6 +109,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
 	if len(o.apps) == 0 {
 		o.apps = []string{"shop"}
+	}
+	if o.queue == "" {
+		o.queue = "deploy-requests"
 	}
 	sim, err := awsim.New(awsim.Config{TimeScale: 100})
 	if err != nil {
@@ -133,11 +141,12 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	w.topicArn = aws.ToString(topic.TopicArn)
 	// The queue the daemons share; they create its dead-letter queue.
-	q, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("deploy-requests")})
+	q, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(o.queue)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.queueURL = aws.ToString(q.QueueUrl)
+	w.queueName = o.queue
 	f, err := eventbus.Follow(ctx, w.sqs, w.sns, w.topicArn, eventbus.FollowOptions{NoQueuePolicy: true})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +202,7 @@ func (w *world) env() []string {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SQS="+w.goaws, "AWS_ENDPOINT_URL_SNS="+w.goaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.dynamo,
 		"AWS_ENDPOINT_URL_ECS="+w.simURL, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+w.simURL, "AWS_ENDPOINT_URL_CLOUDWATCH="+w.simURL,
-		"ECS_DEPLOY_QUEUE=deploy-requests", "ECS_DEPLOY_TOPIC_ARN="+w.topicArn, "ECS_DEPLOY_NO_QUEUE_POLICY=true",
+		"ECS_DEPLOY_QUEUE="+w.queueName, "ECS_DEPLOY_TOPIC_ARN="+w.topicArn, "ECS_DEPLOY_NO_QUEUE_POLICY=true",
 	)
 }
 
@@ -303,8 +312,12 @@ func (w *world) enqueue(args ...string) (int, string) {
 // send puts a raw message on the request queue with a correlation ID.
 func (w *world) send(body, correlationID string) {
 	w.t.Helper()
-	_, err := w.sqs.SendMessage(w.t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(body),
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"correlation_id": {DataType: aws.String("String"), StringValue: aws.String(correlationID)}}})
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(body),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"correlation_id": {DataType: aws.String("String"), StringValue: aws.String(correlationID)}}}
+	if strings.HasSuffix(w.queueName, ".fifo") {
+		in.MessageGroupId, in.MessageDeduplicationId = aws.String("raw"), aws.String(correlationID)
+	}
+	_, err := w.sqs.SendMessage(w.t.Context(), in)
 	if err != nil {
 		w.t.Fatal(err)
 	}

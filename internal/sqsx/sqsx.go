@@ -54,7 +54,7 @@ func (m Marshaler) Marshal(msg *message.Message) (*sqstypes.Message, error) {
 		return nil, err
 	}
 	for k := range out.MessageAttributes {
-		if strings.HasPrefix(k, "sqs_") || k == wsqs.UUIDAttribute {
+		if strings.HasPrefix(k, "sqs_") {
 			delete(out.MessageAttributes, k)
 		}
 	}
@@ -137,4 +137,18 @@ func (ResolvedURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlPara
 	url := wsqs.QueueURL(p.Topic)
 	exists := true
 	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(p.Topic[strings.LastIndex(p.Topic, "/")+1:]), QueueURL: &url, Exists: &exists}, nil
+}
+
+// SendInput is watermill-aws's send input plus, for a FIFO queue, a message
+// group and a deduplication ID (the message's UUID), which FIFO queues need.
+func SendInput(ctx context.Context, queueURL wsqs.QueueURL, msg *sqstypes.Message) (*sqs.SendMessageInput, error) {
+	in, err := wsqs.GenerateSendMessageInputDefault(ctx, queueURL, msg)
+	if err != nil || !strings.HasSuffix(string(queueURL), ".fifo") {
+		return in, err
+	}
+	in.MessageGroupId = aws.String("dead-letters")
+	if id, ok := msg.MessageAttributes[wsqs.UUIDAttribute]; ok && id.StringValue != nil {
+		in.MessageDeduplicationId = id.StringValue
+	}
+	return in, nil
 }

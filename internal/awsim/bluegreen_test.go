@@ -154,3 +154,54 @@ func TestRealTimeScale(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestConcurrentCalls runs readers and writers at once; under -race it
+// shows that answers are never encoded from state another call changes.
+func TestConcurrentCalls(t *testing.T) {
+	b := newBed(t, awsim.Config{TimeScale: 500})
+	sd := b.seed(t, awsim.Scenario{Name: "busy"})
+	td := b.registerTaskDef(t, sd, "busy:v2")
+	ts := b.createTaskSet(t, sd, td, "green", "c")
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for range 3 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := b.ecs.DescribeTaskSets(b.ctx, &ecs.DescribeTaskSetsInput{Cluster: &sd.Cluster, Service: &sd.Service}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := b.elb.DescribeRules(b.ctx, &elb.DescribeRulesInput{ListenerArn: &sd.ListenerArn}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		value := float64(100 * (i % 2))
+		if _, err := b.ecs.UpdateTaskSet(b.ctx, &ecs.UpdateTaskSetInput{Cluster: &sd.Cluster, Service: &sd.Service, TaskSet: ts.Id,
+			Scale: &ecstypes.Scale{Unit: ecstypes.ScaleUnitPercent, Value: value}}); err != nil {
+			t.Fatal(err)
+		}
+		prio := map[bool][2]int32{true: {10, 20}, false: {20, 10}}[i%2 == 0]
+		if _, err := b.elb.SetRulePriorities(b.ctx, &elb.SetRulePrioritiesInput{RulePriorities: []elbtypes.RulePriorityPair{
+			{RuleArn: aws.String(sd.RuleArns["blue"]), Priority: aws.Int32(prio[0])},
+			{RuleArn: aws.String(sd.RuleArns["green"]), Priority: aws.Int32(prio[1])},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

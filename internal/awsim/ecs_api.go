@@ -42,14 +42,22 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
+	// The answer is encoded under the lock: it points into the state.
 	s.lock()
 	out, err := h(s, body)
+	var answer []byte
+	if err == nil {
+		s.refresh()
+		answer, err = json.Marshal(out)
+	}
 	s.unlock()
 	if err != nil {
 		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.AsError(err))
 		return
 	}
-	writeJSON(w, "application/x-amz-json-1.1", out)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", awsproto.RequestID())
+	_, _ = w.Write(answer)
 }
 
 // decode reads a JSON request into v, answering malformed input the way

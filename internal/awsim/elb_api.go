@@ -39,15 +39,16 @@ func (s *Server) serveELB(w http.ResponseWriter, op string, form url.Values) {
 		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
 		return
 	}
+	// The answer is encoded under the lock: it points into the state.
+	var buf bytes.Buffer
 	s.lock()
 	out, err := h(s, in)
+	if err == nil {
+		s.refresh()
+		err = writeQueryResult(&buf, op, elbXMLNS, out)
+	}
 	s.unlock()
 	if err != nil {
-		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
-		return
-	}
-	var buf bytes.Buffer
-	if err := writeQueryResult(&buf, op, elbXMLNS, out); err != nil {
 		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
 		return
 	}

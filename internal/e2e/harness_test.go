@@ -241,7 +241,13 @@ func (w *world) startDaemon(name string, extra ...string) *daemon {
 		d.stop(w.t)
 		if w.t.Failed() {
 			b, _ := os.ReadFile(d.log)
-			w.t.Logf("%s log (last 6000 bytes):\n%s", name, tail(string(b), 6000))
+			var errs []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, `"level":"error"`) && len(errs) < 20 {
+					errs = append(errs, tail(line, 600))
+				}
+			}
+			w.t.Logf("%s log errors:\n%s\n%s log (last 6000 bytes):\n%s", name, strings.Join(errs, "\n"), name, tail(string(b), 6000))
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -416,4 +422,29 @@ func summary(es []events.Event) string {
 
 func is(id string, t events.Type) func(events.Event) bool {
 	return func(e events.Event) bool { return e.DeployID == id && e.Type == t }
+}
+
+// waitForMessages waits up to 30 seconds for a queue to hold want messages
+// and returns how many it holds.
+func (w *world) waitForMessages(t *testing.T, queueURL string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := w.sqs.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := atoi(out.Attributes["ApproximateNumberOfMessages"]) + atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

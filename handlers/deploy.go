@@ -182,7 +182,7 @@ func (h *Deploy) Handle(msg *message.Message) error {
 // message's visibility itself.
 func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Request, cfg *pipeline.DeployConfig, configSHA string, stopHiding func()) (string, error) {
 	log := zerolog.Ctx(ctx)
-	sink := &finalSink{next: h.Events, deployID: req.RequestID}
+	sink := &finalSink{next: h.Events}
 	pc := h.Pipeline
 	pc.Deploy, pc.Events = cfg, sink
 	p, err := pipeline.New(pc)
@@ -216,7 +216,7 @@ func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Reque
 		return "planned", h.finish(ctx, req, final)
 	}
 
-	_, err = p.Run(runCtx, preq)
+	st, err := p.Run(runCtx, preq)
 	switch {
 	case errors.Is(err, pipeline.ErrLockHeld):
 		h.publish(ctx, req, msg, events.DeployQueued, err.Error(), nil)
@@ -236,20 +236,20 @@ func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Reque
 	if final, ok := sink.final(); ok {
 		return string(final.Type), h.finish(ctx, req, final)
 	}
-	if err != nil && pipeline.Permanent(err) {
+	switch {
+	case err == nil || errors.Is(err, pipeline.ErrRolledBack):
+		// The deploy had already ended: another copy of this request ran
+		// it. Tell its outcome again.
+		return "duplicate", h.answerAgain(ctx, req, msg, st)
+	case pipeline.Permanent(err):
 		return "rejected", h.reject(ctx, msg, req, err)
-	}
-	if err == nil {
-		// The deploy had already finished: another copy of this request
-		// ran it. Tell its outcome again.
-		return "duplicate", h.answerAgain(ctx, req, msg)
 	}
 	return "error", err
 }
 
 // answerAgain publishes again the final event recorded for the request, or
-// one saying it is done when the record has none yet.
-func (h *Deploy) answerAgain(ctx context.Context, req events.Request, msg *message.Message) error {
+// one made from the deploy's status when the record has none yet.
+func (h *Deploy) answerAgain(ctx context.Context, req events.Request, msg *message.Message, st pipeline.Status) error {
 	rec, ok, err := h.Records.Get(ctx, req.RequestID)
 	if err != nil {
 		return err
@@ -258,6 +258,9 @@ func (h *Deploy) answerAgain(ctx context.Context, req events.Request, msg *messa
 		return h.Events.Publish(ctx, *rec.Final)
 	}
 	final := h.event(req, msg, events.DeploySucceeded, "already deployed", nil)
+	if st.State == pipeline.StateRolledBack {
+		final = h.event(req, msg, events.DeployRolledBack, "already rolled back", errors.New(st.Error))
+	}
 	if err := h.Records.Finish(ctx, req.RequestID, final); err != nil {
 		return err
 	}
@@ -363,8 +366,7 @@ func (h *Deploy) keepInvisible(ctx context.Context, msg *message.Message) func()
 
 // finalSink forwards a deploy's events and keeps its final one.
 type finalSink struct {
-	next     pipeline.Sink
-	deployID string
+	next pipeline.Sink
 
 	mu   sync.Mutex
 	last *events.Event

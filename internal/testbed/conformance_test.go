@@ -147,6 +147,7 @@ func TestConformanceDynamoDB(t *testing.T) {
 		BillingMode:          ddbtypes.BillingModePayPerRequest}); err != nil {
 		t.Fatal(err)
 	}
+	waitActive(t, db, "requests")
 	put := func() error {
 		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("requests"),
 			Item:                map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "r-1"}, "state": &ddbtypes.AttributeValueMemberS{Value: "running"}},
@@ -191,6 +192,7 @@ func TestConformanceDynamoDB(t *testing.T) {
 	if _, err := a.CreateTableWithContext(ctx, "DeployLock"); err != nil {
 		t.Fatal(err)
 	}
+	waitActive(t, db, "DeployLock")
 	held, err := a.AcquireLockWithContext(ctx, "shop-prod", dynamolock.WithData([]byte(`{"step":1}`)))
 	if err != nil {
 		t.Fatal(err)
@@ -254,5 +256,15 @@ func TestFaultProxy(t *testing.T) {
 	}
 	if err := send(); err != nil {
 		t.Fatalf("after the drop: %v", err)
+	}
+}
+
+// waitActive waits until a new table can be used: dynalite, like DynamoDB,
+// creates tables asynchronously.
+func waitActive(t *testing.T, db *dynamodb.Client, table string) {
+	t.Helper()
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := w.Wait(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -388,4 +389,28 @@ func TestInterruptStopsAtSafePoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.checkDeployed("d-1")
+}
+
+// TestDeploySurvivesFlakyAWS runs deploys while the ECS and ELB calls are
+// throttled, fail with 5xx, lose their connection, or are carried out with
+// their answer lost. Retried calls must be safe to repeat; the end state is
+// as if nothing had failed.
+func TestDeploySurvivesFlakyAWS(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx := testContext(t)
+	if err := b.sim.Faults().Add(faults.Rule{ThrottleRate: 0.1, ErrorRate: 0.05, DropRate: 0.03, LoseAnswerRate: 0.05}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.pipeline(pipeOptions{})
+	for i, build := range []int{2, 3} {
+		id := fmt.Sprintf("flaky-%d", i)
+		if _, err := p.Run(ctx, b.request(id, build, pipeline.ModeDeploy)); err != nil {
+			t.Fatalf("deploy %s: %v", id, err)
+		}
+		b.checkDeployed(id)
+	}
+	injected := b.sim.Faults().Injected()
+	if injected[faults.LoseAnswer] == 0 || injected[faults.Throttle] == 0 {
+		t.Fatalf("faults injected: %v", injected)
+	}
 }

@@ -13,9 +13,10 @@ import (
 type Kind string
 
 const (
-	Throttle Kind = "throttle"
-	Error    Kind = "error"
-	Drop     Kind = "drop"
+	Throttle   Kind = "throttle"
+	Error      Kind = "error"
+	Drop       Kind = "drop"
+	LoseAnswer Kind = "lose_answer"
 )
 
 // Injector holds the active rules. The zero value injects nothing; it is safe
@@ -94,6 +95,8 @@ func (in *Injector) decide(op string) (time.Duration, Kind) {
 			kind = Error
 		case x < r.ThrottleRate+r.ErrorRate+r.DropRate:
 			kind = Drop
+		case x < r.ThrottleRate+r.ErrorRate+r.DropRate+r.LoseAnswerRate:
+			kind = LoseAnswer
 		default:
 			continue
 		}
@@ -145,11 +148,21 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			awsproto.WriteError(w, op.Protocol, "", &awsproto.Error{Code: "InternalFailure", Message: "injected internal failure", Status: http.StatusInternalServerError})
 		case Drop:
 			drop(w)
+		case LoseAnswer:
+			next.ServeHTTP(discard{header: http.Header{}}, r)
+			drop(w)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
+
+// discard is a ResponseWriter that throws the answer away.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
 
 // drop closes the client's connection without answering.
 func drop(w http.ResponseWriter) {

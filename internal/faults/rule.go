@@ -17,8 +17,11 @@ type Rule struct {
 	// ErrorRate is the share of matching calls answered with HTTP 500. Default 0.
 	ErrorRate float64 `json:"error_rate,omitempty"`
 	// DropRate is the share of matching calls whose connection is closed
-	// without an answer. Default 0.
+	// without an answer, before the service sees them. Default 0.
 	DropRate float64 `json:"drop_rate,omitempty"`
+	// LoseAnswerRate is the share of matching calls the service carries out
+	// but whose answer is lost: the connection closes instead. Default 0.
+	LoseAnswerRate float64 `json:"lose_answer_rate,omitempty"`
 	// Latency delays every matching call before anything else. Default 0.
 	Latency time.Duration `json:"latency,omitempty"`
 	// Times is how many failures the rule injects before it expires; latency
@@ -29,12 +32,12 @@ type Rule struct {
 // Validate reports every field out of range.
 func (r Rule) Validate() error {
 	var errs []error
-	for name, v := range map[string]float64{"throttle_rate": r.ThrottleRate, "error_rate": r.ErrorRate, "drop_rate": r.DropRate} {
+	for name, v := range map[string]float64{"throttle_rate": r.ThrottleRate, "error_rate": r.ErrorRate, "drop_rate": r.DropRate, "lose_answer_rate": r.LoseAnswerRate} {
 		if v < 0 || v > 1 {
 			errs = append(errs, fmt.Errorf("faults.Rule.%s is %v, want 0 to 1", name, v))
 		}
 	}
-	if r.ThrottleRate+r.ErrorRate+r.DropRate > 1 {
+	if r.ThrottleRate+r.ErrorRate+r.DropRate+r.LoseAnswerRate > 1 {
 		errs = append(errs, errors.New("faults.Rule rates add up to more than 1"))
 	}
 	if r.Latency < 0 {

@@ -12,6 +12,7 @@ func TestRuleValidate(t *testing.T) {
 		{ThrottleRate: 0.6, ErrorRate: 0.6},
 		{Latency: -time.Second},
 		{Times: -1},
+		{DropRate: 0.5, LoseAnswerRate: 0.6},
 	}
 	for _, r := range bad {
 		if err := r.Validate(); err == nil {

@@ -364,3 +364,22 @@ func TestFIFOQueue(t *testing.T) {
 		t.Fatalf("%d messages in the FIFO dead-letter queue, want the rejected one", n)
 	}
 }
+
+// TestThrottledQueuesAndTables throttles one call in seven between the
+// daemons and SQS, SNS and DynamoDB: the deploys still happen, once each.
+func TestThrottledQueuesAndTables(t *testing.T) {
+	w := newWorld(t, worldOptions{apps: []string{"shop", "api"}, flaky: &faults.Rule{ThrottleRate: 0.15}})
+	w.startDaemon("daemon-a")
+	w.startDaemon("daemon-b")
+	w.send(request("thr-1", "shop", 2, ""), "c-thr-1")
+	w.send(request("thr-2", "api", 2, ""), "c-thr-2")
+	for _, id := range []string{"thr-1", "thr-2"} {
+		w.events.waitFor(t, 90*time.Second, id+" succeeded", is(id, events.DeploySucceeded))
+		if n := w.events.count(is(id, events.DeployStarted)); n != 1 {
+			t.Fatalf("%s started %d times", id, n)
+		}
+	}
+	if got := w.primaryExternalID("api"); got != "thr-2" {
+		t.Fatalf("api's PRIMARY belongs to %q", got)
+	}
+}

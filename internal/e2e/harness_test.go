@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"ecs-deploy/events"
 	"ecs-deploy/internal/awsim"
 	"ecs-deploy/internal/eventbus"
+	"ecs-deploy/internal/faults"
 	"ecs-deploy/internal/testbed"
 )
 
@@ -79,17 +81,19 @@ const secretKey = "e2e-secret-never-in-logs"
 
 // world is one test's AWS: goaws, dynalite and the emulator with seeded apps.
 type world struct {
-	t        *testing.T
-	dir      string
-	sim      *awsim.Server
-	simURL   string
-	goaws    string
-	dynamo   string
-	seeded   map[string]awsim.Seeded
-	sqs      *sqs.Client
-	sns      *sns.Client
-	topicArn string
-	queueURL string
+	t      *testing.T
+	dir    string
+	sim    *awsim.Server
+	simURL string
+	goaws  string
+	dynamo string
+	// daemonGoaws and daemonDynamo are the endpoints the commands use.
+	daemonGoaws, daemonDynamo string
+	seeded                    map[string]awsim.Seeded
+	sqs                       *sqs.Client
+	sns                       *sns.Client
+	topicArn                  string
+	queueURL                  string
 	// queueName is the request queue; its dead-letter queue is created by
 	// the daemons.
 	queueName string
@@ -98,6 +102,9 @@ type world struct {
 
 type worldOptions struct {
 	apps []string
+	// flaky, when set, puts these faults between the daemons and goaws and
+	// dynalite.
+	flaky *faults.Rule
 	// queue is the request queue's name; default "deploy-requests".
 	queue string
 	// app config fields added to every app, such as VerifyCommandTemplates.
@@ -120,6 +127,10 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	w := &world{t: t, dir: t.TempDir(), sim: sim, simURL: srv.URL, goaws: testbed.Goaws(t), dynamo: testbed.Dynalite(t), seeded: map[string]awsim.Seeded{}}
+	w.daemonGoaws, w.daemonDynamo = w.goaws, w.dynamo
+	if o.flaky != nil {
+		w.daemonGoaws, w.daemonDynamo = faultProxy(t, w.goaws, *o.flaky), faultProxy(t, w.dynamo, *o.flaky)
+	}
 	for _, app := range o.apps {
 		sd, err := sim.Seed(awsim.Scenario{Name: app})
 		if err != nil {
@@ -200,7 +211,7 @@ func (w *world) env() []string {
 	return append(os.Environ(),
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY="+secretKey, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_SQS="+w.goaws, "AWS_ENDPOINT_URL_SNS="+w.goaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.dynamo,
+		"AWS_ENDPOINT_URL_SQS="+w.daemonGoaws, "AWS_ENDPOINT_URL_SNS="+w.daemonGoaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.daemonDynamo,
 		"AWS_ENDPOINT_URL_ECS="+w.simURL, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+w.simURL, "AWS_ENDPOINT_URL_CLOUDWATCH="+w.simURL,
 		"ECS_DEPLOY_QUEUE="+w.queueName, "ECS_DEPLOY_TOPIC_ARN="+w.topicArn, "ECS_DEPLOY_NO_QUEUE_POLICY=true",
 	)
@@ -447,4 +458,20 @@ func (w *world) waitForMessages(t *testing.T, queueURL string, want int) int {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// faultProxy puts a fault-injecting proxy in front of an endpoint.
+func faultProxy(t *testing.T, endpoint string, r faults.Rule) string {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := faults.NewInjector(7)
+	if err := in.Add(r); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(faults.NewProxy(u, in))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

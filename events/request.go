@@ -52,9 +52,6 @@ var (
 	shaPattern  = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
 )
 
-// ValidRequestID says whether id can be a request_id.
-func ValidRequestID(id string) bool { return idPattern.MatchString(id) }
-
 // ErrBadRequest wraps every reason a request is refused.
 var ErrBadRequest = errors.New("bad deploy request")
 

@@ -13,7 +13,6 @@ const (
 	MetaReceiptHandle  = "sqs_receipt_handle"
 	MetaSenderID       = "sqs_sender_id"
 	MetaSentTimestamp  = "sqs_sent_timestamp"
-	MetaReceiveCount   = "sqs_receive_count"
 	MetaCorrelationID  = "correlation_id"
 	metaRejectedReason = "reason_rejected"
 )

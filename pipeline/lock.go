@@ -147,7 +147,7 @@ func (l *Locker) Acquire(ctx context.Context, key string) (*Lock, Status, bool, 
 		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
 	prev, ok := decodeStatus(lk.Data())
-	held := &Lock{locker: l, key: key, lock: lk, status: prev, stop: make(chan struct{}), done: make(chan struct{})}
+	held := &Lock{locker: l, key: key, lock: lk, stop: make(chan struct{}), done: make(chan struct{})}
 	go held.heartbeat()
 	return held, prev, ok, nil
 }
@@ -168,10 +168,9 @@ type Lock struct {
 	stopOnce sync.Once
 	done     chan struct{}
 
-	mu     sync.Mutex
-	status Status
-	lost   error
-	last   time.Time // last successful heartbeat
+	mu   sync.Mutex
+	lost error
+	last time.Time // last successful heartbeat
 }
 
 // heartbeat renews the lock until stopped. A heartbeat in flight is never
@@ -227,13 +226,6 @@ func (lk *Lock) Check() error {
 	return lk.lost
 }
 
-// Status returns the status last saved.
-func (lk *Lock) Status() Status {
-	lk.mu.Lock()
-	defer lk.mu.Unlock()
-	return lk.status
-}
-
 // Save replaces the lock's data with s. It fails, and the lock counts as
 // lost, if another owner has taken the lock.
 func (lk *Lock) Save(ctx context.Context, s Status) error {
@@ -255,7 +247,6 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 		return fmt.Errorf("save deploy status in lock %s: %w", lk.key, err)
 	}
 	lk.last = time.Now()
-	lk.status = s
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,7 +241,7 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	case unfinished && (r.req.Mode == ModeResume || prev.DeployID == r.req.DeployID):
 		r.st = prev
 		r.st.Mode = ModeResume
-		r.st.CorrelationID = firstNonEmpty(r.req.CorrelationID, prev.CorrelationID)
+		r.st.CorrelationID = cmp.Or(r.req.CorrelationID, prev.CorrelationID)
 	case unfinished && r.req.Mode == ModeDeploy:
 		return refuse(fmt.Errorf("%w: deploy %s of %s stopped at step %d (%s) in state %s; send resume or start-over",
 			ErrUnfinished, prev.DeployID, r.key, prev.Step, stepName(prev.Step), prev.State))
@@ -274,13 +275,6 @@ func finishedAlready(prev Status) (Status, error) {
 		return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
 	}
 	return prev, nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (r *run) findArtifact(ctx context.Context) (Artifact, error) {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -57,7 +58,7 @@ func (p *Pipeline) Plan(ctx context.Context, req Request) (Plan, error) {
 	for _, c := range containers {
 		pl.Containers = append(pl.Containers, fmt.Sprintf("%s: %s", aws.ToString(c.Name), aws.ToString(c.Image)))
 	}
-	sampleTD := fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:NEXT", p.cfg.Deploy.region(r.env), firstNonEmpty(r.env.AccountID, p.cfg.Deploy.ConfigAccountID), r.env.Family)
+	sampleTD := fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:NEXT", p.cfg.Deploy.region(r.env), cmp.Or(r.env.AccountID, p.cfg.Deploy.ConfigAccountID), r.env.Family)
 	for _, list := range []struct {
 		into *[]Command
 		tpl  []CommandTemplate

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -12,7 +13,7 @@ import (
 )
 
 func (r *run) templateData(taskDefinition string) map[string]any {
-	account := firstNonEmpty(r.env.AccountID, r.p.cfg.Deploy.ConfigAccountID)
+	account := cmp.Or(r.env.AccountID, r.p.cfg.Deploy.ConfigAccountID)
 	return templateData(r.req.Env, r.p.cfg.Deploy.region(r.env), account, r.st.Artifact, taskDefinition)
 }
 

@@ -245,7 +245,7 @@ func resolveResources(ctx context.Context, c Config, sqsC *sqs.Client, snsC *sns
 	dlqName := c.DeadLetterQueue
 	if dlqName == "" {
 		// A FIFO queue's dead-letter queue must be FIFO too.
-		base, fifo := strings.CutSuffix(queueName(c.Queue), ".fifo")
+		base, fifo := strings.CutSuffix(sqsx.QueueName(c.Queue), ".fifo")
 		dlqName = base + "-dlq"
 		if fifo {
 			dlqName += ".fifo"
@@ -284,15 +284,13 @@ func resolveResources(ctx context.Context, c Config, sqsC *sqs.Client, snsC *sns
 	return r, nil
 }
 
-func queueName(nameOrURL string) string { return nameOrURL[strings.LastIndex(nameOrURL, "/")+1:] }
-
 // queue returns a queue's URL, creating the queue if allowed and missing.
 func queue(ctx context.Context, c *sqs.Client, nameOrURL string, attrs map[string]string, create bool) (string, error) {
 	url, err := sqsx.QueueURL(ctx, c, nameOrURL)
 	if err == nil || !create || !sqsx.QueueMissing(err) {
 		return url, err
 	}
-	name := queueName(nameOrURL)
+	name := sqsx.QueueName(nameOrURL)
 	if strings.HasSuffix(name, ".fifo") {
 		attrs = maps.Clone(attrs)
 		if attrs == nil {

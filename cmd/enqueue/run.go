@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (options
 	fs.StringVar(&o.queue, "queue", getenv("ECS_DEPLOY_QUEUE"), "request queue: name or URL (env ECS_DEPLOY_QUEUE)")
 	fs.StringVar(&o.topicArn, "topic-arn", getenv("ECS_DEPLOY_TOPIC_ARN"), "events topic, for -wait (env ECS_DEPLOY_TOPIC_ARN)")
 	fs.StringVar(&o.requestID, "request-id", "", "idempotency key (default: a new UUID)")
-	fs.StringVar(&o.requestedBy, "requested-by", firstNonEmpty(getenv("ECS_DEPLOY_REQUESTED_BY"), getenv("USER"), "enqueue"), "who asks")
+	fs.StringVar(&o.requestedBy, "requested-by", cmp.Or(getenv("ECS_DEPLOY_REQUESTED_BY"), getenv("USER"), "enqueue"), "who asks")
 	fs.StringVar(&o.reason, "reason", "", "why")
 	fs.BoolVar(&o.wait, "wait", false, "follow the deploy to its end; the exit code says how it ended")
 	fs.StringVar(&o.output, "o", "text", "text or json")
@@ -98,15 +99,6 @@ func count(bs ...bool) int {
 		}
 	}
 	return n
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func (o options) mode() string {

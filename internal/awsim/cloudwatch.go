@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -325,7 +326,7 @@ func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
 	list := []any{}
 	for _, name := range keys {
 		a := s.alarms[name]
-		if (len(names) > 0 && !contains(names, name)) || !strings.HasPrefix(name, prefix) || (state != "" && a.state != state) {
+		if (len(names) > 0 && !slices.Contains(names, name)) || !strings.HasPrefix(name, prefix) || (state != "" && a.state != state) {
 			continue
 		}
 		list = append(list, a.fields())

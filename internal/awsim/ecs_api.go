@@ -46,11 +46,11 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 	s.lock()
 	out, err := h(s, body)
 	var answer []byte
+	s.refresh()
 	if err == nil {
-		s.refresh()
 		answer, err = json.Marshal(out)
 	}
-	s.unlock()
+	s.mu.Unlock()
 	if err != nil {
 		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.AsError(err))
 		return

@@ -3,6 +3,7 @@ package awsim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -123,7 +124,7 @@ func (s *Server) ecsDescribeTaskDefinition(body []byte) (any, error) {
 		return nil, err
 	}
 	out := map[string]any{"taskDefinition": td}
-	if contains(in.Include, "TAGS") {
+	if slices.Contains(in.Include, "TAGS") {
 		out["tags"] = nonNilTags(td.tags)
 	}
 	return out, nil
@@ -155,13 +156,4 @@ func nonNilTags(t []ecsTag) []ecsTag {
 		return []ecsTag{}
 	}
 	return t
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

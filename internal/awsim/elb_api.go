@@ -43,11 +43,11 @@ func (s *Server) serveELB(w http.ResponseWriter, op string, form url.Values) {
 	var buf bytes.Buffer
 	s.lock()
 	out, err := h(s, in)
+	s.refresh()
 	if err == nil {
-		s.refresh()
 		err = writeQueryResult(&buf, op, elbXMLNS, out)
 	}
-	s.unlock()
+	s.mu.Unlock()
 	if err != nil {
 		awsproto.WriteError(w, awsproto.ProtocolQuery, elbXMLNS, awsproto.AsError(err))
 		return

@@ -1,6 +1,7 @@
 package awsim
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 
@@ -141,7 +142,7 @@ func (s *Server) elbDescribeTargetGroups(in qmap) (any, error) {
 			}
 		}
 		for _, tg := range s.tgs {
-			if lbArn == "" || contains(tg.LoadBalancerArns, lbArn) {
+			if lbArn == "" || slices.Contains(tg.LoadBalancerArns, lbArn) {
 				out = append(out, tg)
 			}
 		}

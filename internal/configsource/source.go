@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -176,7 +177,7 @@ func (g *Git) git(ctx context.Context, args ...string) (string, error) {
 // RepoHead returns the commit of HEAD in the repository holding path, and
 // refuses a file with uncommitted changes: the SHA would not name it.
 func RepoHead(ctx context.Context, path string) (string, error) {
-	dir, file := dirAndBase(path)
+	dir, file := filepath.Dir(path), filepath.Base(path)
 	g := &Git{Dir: dir}
 	if out, err := g.git(ctx, "status", "--porcelain", "--", file); err != nil {
 		return "", fmt.Errorf("%s is not in a git repository: %w", path, err)
@@ -188,12 +189,4 @@ func RepoHead(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(head), nil
-}
-
-func dirAndBase(path string) (string, string) {
-	i := strings.LastIndex(path, "/")
-	if i < 0 {
-		return ".", path
-	}
-	return path[:i], path[i+1:]
 }

@@ -20,8 +20,8 @@ import (
 	"ecs-deploy/handlers"
 )
 
-// Unmarshaler is watermill-aws's, plus the receipt handle, SenderId,
-// SentTimestamp and ApproximateReceiveCount in the metadata.
+// Unmarshaler is watermill-aws's, plus the receipt handle, SenderId and
+// SentTimestamp in the metadata.
 type Unmarshaler struct {
 	wsqs.DefaultMarshalerUnmarshaler
 }
@@ -32,8 +32,7 @@ func (u Unmarshaler) Unmarshal(m *sqstypes.Message) (*message.Message, error) {
 		return nil, err
 	}
 	msg.Metadata.Set(handlers.MetaReceiptHandle, aws.ToString(m.ReceiptHandle))
-	for attr, key := range map[string]string{"SenderId": handlers.MetaSenderID, "SentTimestamp": handlers.MetaSentTimestamp,
-		"ApproximateReceiveCount": handlers.MetaReceiveCount} {
+	for attr, key := range map[string]string{"SenderId": handlers.MetaSenderID, "SentTimestamp": handlers.MetaSentTimestamp} {
 		if v, ok := m.Attributes[attr]; ok {
 			msg.Metadata.Set(key, v)
 		}
@@ -136,8 +135,11 @@ type ResolvedURL struct{}
 func (ResolvedURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlParams) (wsqs.QueueUrlResolverResult, error) {
 	url := wsqs.QueueURL(p.Topic)
 	exists := true
-	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(p.Topic[strings.LastIndex(p.Topic, "/")+1:]), QueueURL: &url, Exists: &exists}, nil
+	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(QueueName(p.Topic)), QueueURL: &url, Exists: &exists}, nil
 }
+
+// QueueName is the name of a queue given by name or URL.
+func QueueName(nameOrURL string) string { return nameOrURL[strings.LastIndex(nameOrURL, "/")+1:] }
 
 // SendInput is watermill-aws's send input plus, for a FIFO queue, a message
 // group and a deduplication ID (the message's UUID), which FIFO queues need.

@@ -11,6 +11,7 @@ import (
 // ECSAPI is what the pipeline calls of ECS.
 type ECSAPI interface {
 	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, opts ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, opts ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 	DescribeTaskSets(ctx context.Context, in *ecs.DescribeTaskSetsInput, opts ...func(*ecs.Options)) (*ecs.DescribeTaskSetsOutput, error)
 	CreateTaskSet(ctx context.Context, in *ecs.CreateTaskSetInput, opts ...func(*ecs.Options)) (*ecs.CreateTaskSetOutput, error)
 	UpdateTaskSet(ctx context.Context, in *ecs.UpdateTaskSetInput, opts ...func(*ecs.Options)) (*ecs.UpdateTaskSetOutput, error)

@@ -78,12 +78,8 @@ func BenchmarkDeploy(b *testing.B) {
 // steadyLag is how long before noticed, in simulated time, the newest task
 // set became steady.
 func steadyLag(bd *bed, noticed time.Time) (time.Duration, error) {
-	out, err := bd.ecs.DescribeTaskSets(bd.ctx(), &ecs.DescribeTaskSetsInput{Cluster: &bd.seeded.Cluster, Service: &bd.seeded.Service})
-	if err != nil {
-		return 0, err
-	}
 	var newest ecstypes.TaskSet
-	for _, ts := range out.TaskSets {
+	for _, ts := range bd.taskSets() {
 		if newest.CreatedAt == nil || ts.CreatedAt.After(*newest.CreatedAt) {
 			newest = ts
 		}
@@ -116,7 +112,7 @@ func naiveRollout(b *testing.B, bd *bed) float64 {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := bd.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: &sd.Cluster, StartedBy: ts.TaskSet.Id, DesiredStatus: ecstypes.DesiredStatusStopped}); err != nil {
+		if _, err := bd.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: &sd.Cluster, Family: &sd.Service, DesiredStatus: ecstypes.DesiredStatusStopped}); err != nil {
 			b.Fatal(err)
 		}
 		calls += 2

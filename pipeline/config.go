@@ -342,6 +342,14 @@ func (e *EnvConfig) validate(path string, app *AppConfig, c *DeployConfig, ps *p
 	if e.LaunchType != "" && len(e.CapacityProviderStrategy) > 0 {
 		ps.add(path+".CapacityProviderStrategy", "cannot be set together with LaunchType")
 	}
+	if e.compatibility() == "FARGATE" {
+		if e.CPU == "" {
+			ps.add(path+".CPU", "is required: tasks on Fargate need a task-level CPU")
+		}
+		if e.Memory == "" {
+			ps.add(path+".Memory", "is required: tasks on Fargate need a task-level memory size")
+		}
+	}
 	for i, cp := range e.CapacityProviderStrategy {
 		if cp.CapacityProvider == "" {
 			ps.add(fmt.Sprintf("%s.CapacityProviderStrategy[%d].CapacityProvider", path, i), "is required")

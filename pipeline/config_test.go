@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -114,6 +116,8 @@ func TestBadConfigReportsEveryProblem(t *testing.T) {
 		`$.Apps["web"].Environments["dev"].TargetGroupARNs.purple: unknown colour`,
 		`$.Apps["web"].Environments["dev"].RequiresPreviousEnvDeploy`,
 		`$.Apps["web"].Environments["dev"].TaskRoleARN`,
+		`$.Apps["web"].Environments["dev"].CPU: is required: tasks on Fargate`,
+		`$.Apps["web"].Environments["dev"].Memory: is required: tasks on Fargate`,
 	}
 	msg := err.Error()
 	for _, w := range want {
@@ -142,5 +146,55 @@ func TestRenderMissingKey(t *testing.T) {
 	}
 	if _, err := render("{{.TaskDefinition}}", templateData("e", "r", "a", Artifact{}, "")); err == nil {
 		t.Fatal(".TaskDefinition rendered before the task definition exists")
+	}
+}
+
+// TestFargateNeedsCPUAndMemory: ECS refuses a Fargate task definition
+// without task-level cpu and memory, so the config is refused when it loads.
+func TestFargateNeedsCPUAndMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string
+		want []string
+	}{
+		{"default launch type", `{}`, []string{".CPU: is required", ".Memory: is required"}},
+		{"FARGATE", `{"LaunchType": "FARGATE", "CPU": "256"}`, []string{".Memory: is required"}},
+		{"FARGATE_SPOT provider", `{"CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}], "Memory": "512"}`, []string{".CPU: is required"}},
+		{"EC2", `{"LaunchType": "EC2"}`, nil},
+		{"EC2 provider", `{"CapacityProviderStrategy": [{"CapacityProvider": "my-asg", "Weight": 1}]}`, nil},
+		{"with both", `{"CPU": "256", "Memory": "512"}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var env map[string]any
+			if err := json.Unmarshal([]byte(tc.env), &env); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]any{"Cluster": "c", "Family": "f",
+				"ListenerARN":     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
+				"TargetGroupARNs": map[string]string{"blue": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/1", "green": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/g/2"}} {
+				env[k] = v
+			}
+			cfg, _ := json.Marshal(map[string]any{"ConfigRegion": "us-east-1", "Apps": map[string]any{"web": map[string]any{
+				"ArtifactDBProjectName": "web",
+				"ContainerDefinitionTemplates": []any{map[string]any{"Name": "web", "Image": "img",
+					"PortMappings": []any{map[string]any{"ContainerPort": 80}}}},
+				"Environments": map[string]any{"prod": env}}}})
+			_, err := LoadConfig(bytes.NewReader(cfg))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || len(ce.Problems) != len(tc.want) {
+				t.Fatalf("err = %v, want %d problems", err, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if p := ce.Problems[i]; !strings.Contains(p.Path+": "+p.Message, `$.Apps["web"].Environments["prod"]`+w) {
+					t.Errorf("problem %d = %s: %s, want %s", i, p.Path, p.Message, w)
+				}
+			}
+		})
 	}
 }

@@ -260,10 +260,7 @@ type endState struct {
 func (b *bed) endState() endState {
 	b.t.Helper()
 	ctx := b.t.Context()
-	sets, err := b.ecs.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{Cluster: &b.seeded.Cluster, Service: &b.seeded.Service})
-	if err != nil {
-		b.t.Fatal(err)
-	}
+	sets := b.taskSets()
 	rules, err := b.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: &b.seeded.ListenerArn})
 	if err != nil {
 		b.t.Fatal(err)
@@ -276,7 +273,21 @@ func (b *bed) endState() endState {
 	if atoi(prio[b.seeded.RuleArns["green"]]) < atoi(prio[b.seeded.RuleArns["blue"]]) {
 		serving = "green"
 	}
-	return endState{taskSets: sets.TaskSets, serving: serving}
+	return endState{taskSets: sets, serving: serving}
+}
+
+// taskSets lists the service's task sets as a user would: DescribeServices
+// (DescribeTaskSets needs their IDs).
+func (b *bed) taskSets() []ecstypes.TaskSet {
+	b.t.Helper()
+	out, err := b.ecs.DescribeServices(b.t.Context(), &ecs.DescribeServicesInput{Cluster: &b.seeded.Cluster, Services: []string{b.seeded.Service}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if len(out.Services) != 1 {
+		b.t.Fatalf("service %s: %+v", b.seeded.Service, out.Failures)
+	}
+	return out.Services[0].TaskSets
 }
 
 func atoi(s string) int {

@@ -35,7 +35,7 @@ func (r *run) rollbackMode(ctx context.Context) (Status, error) {
 	if err != nil {
 		return r.fail(ctx, StepReadColour, err)
 	}
-	sets, err := r.describeTaskSets(ctx)
+	sets, err := r.listTaskSets(ctx)
 	if err != nil {
 		return r.fail(ctx, StepReadColour, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -19,7 +20,11 @@ import (
 //     stopped, deleted, and waited for until it is gone, except: the
 //     PRIMARY, any behind the serving rule, this deploy's own (its
 //     externalId is the deploy id), and the one that served before this
-//     deploy's first try. DRAINING ones are waited out.
+//     deploy's first try. DRAINING ones are waited out, until they have
+//     left DescribeServices: until then they count against the service's
+//     limit of task sets.
+//  3. If the service still has no room for this deploy's task set, the
+//     deploy stops here and names the task sets holding the slots.
 func (r *run) cleanUp(ctx context.Context, v *albView) error {
 	servingTG := r.env.TargetGroupARNs[v.serving]
 	sets := v.taskSets
@@ -28,7 +33,7 @@ func (r *run) cleanUp(ctx context.Context, v *albView) error {
 			return err
 		}
 		var err error
-		if sets, err = r.describeTaskSets(ctx); err != nil {
+		if sets, err = r.listTaskSets(ctx); err != nil {
 			return err
 		}
 	}
@@ -45,7 +50,28 @@ func (r *run) cleanUp(ctx context.Context, v *albView) error {
 			return err
 		}
 	}
-	return nil
+	sets, err := r.listTaskSets(ctx)
+	if err != nil {
+		return err
+	}
+	return r.checkRoom(sets)
+}
+
+// checkRoom refuses to go on when the service holds as many task sets as
+// ECS allows and none of them is this deploy's.
+func (r *run) checkRoom(sets []ecstypes.TaskSet) error {
+	var held []string
+	for _, ts := range sets {
+		if aws.ToString(ts.ExternalId) == r.st.DeployID && aws.ToString(ts.Status) != "DRAINING" {
+			return nil
+		}
+		held = append(held, fmt.Sprintf("%s (%s, externalId %q)", aws.ToString(ts.TaskSetArn), aws.ToString(ts.Status), aws.ToString(ts.ExternalId)))
+	}
+	if len(held) < maxTaskSets {
+		return nil
+	}
+	return permanentError{fmt.Errorf("service %s holds %d task sets, the most ECS allows (draining ones count until they are gone), and none may be removed: %s; delete one, or wait for draining ones to go, then resume",
+		r.env.Family, len(held), strings.Join(held, ", "))}
 }
 
 // primaryBehindServing makes the task set behind the serving target group
@@ -77,7 +103,7 @@ func (r *run) primaryBehindServing(ctx context.Context, sets []ecstypes.TaskSet,
 }
 
 // removeTaskSet scales ts to 0, waits for its tasks to stop, deletes it and
-// waits until it is gone.
+// waits until the service no longer lists it.
 func (r *run) removeTaskSet(ctx context.Context, ts ecstypes.TaskSet) error {
 	arn := aws.ToString(ts.TaskSetArn)
 	log := r.log.With().Str("task_set", arn).Logger()
@@ -110,8 +136,18 @@ func (r *run) removeTaskSet(ctx context.Context, ts ecstypes.TaskSet) error {
 			}
 		}
 	}
-	_, err := r.waitTaskSet(ctx, arn, r.env.rolloutTimeout(), arn+" to be deleted", func(ecstypes.TaskSet) bool { return false })
-	return err
+	return r.poll(ctx, r.env.rolloutTimeout(), arn+" to leave the service", func() (bool, error) {
+		sets, err := r.listTaskSets(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, ts := range sets {
+			if aws.ToString(ts.TaskSetArn) == arn {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 }
 
 func isNotFound(err error) bool {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -33,17 +32,23 @@ func otherColour(c string) string {
 }
 
 // readRules finds the rule of each colour: the one rule forwarding only to
-// its target group. The lower priority serves.
+// its target group. The lower priority serves. A target group of the config
+// that no rule of the listener forwards to is named, with its colour.
 func (r *run) readRules(ctx context.Context) (map[string]colourRule, string, error) {
-	out, err := r.aws.ELB.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(r.env.ListenerARN)})
-	if err != nil {
-		return nil, "", fmt.Errorf("describe rules of %s: %w", r.env.ListenerARN, err)
+	var all []elbtypes.Rule
+	p := elb.NewDescribeRulesPaginator(r.aws.ELB, &elb.DescribeRulesInput{ListenerArn: aws.String(r.env.ListenerARN)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("describe rules of %s: %w", r.env.ListenerARN, err)
+		}
+		all = append(all, out.Rules...)
 	}
 	rules := map[string]colourRule{}
 	for _, colour := range []string{"blue", "green"} {
 		tg := r.env.TargetGroupARNs[colour]
 		var found []colourRule
-		for _, rule := range out.Rules {
+		for _, rule := range all {
 			if aws.ToBool(rule.IsDefault) {
 				continue
 			}
@@ -56,10 +61,14 @@ func (r *run) readRules(ctx context.Context) (map[string]colourRule, string, err
 				found = append(found, colourRule{arn: aws.ToString(rule.RuleArn), priority: p})
 			}
 		}
-		if len(found) != 1 {
+		switch len(found) {
+		case 1:
+			rules[colour] = found[0]
+		case 0:
+			return nil, "", permanentError{fmt.Errorf("the %s target group %s (TargetGroupARNs.%s) is not attached to listener %s: no rule forwards only to it", colour, tg, colour, r.env.ListenerARN)}
+		default:
 			return nil, "", permanentError{fmt.Errorf("listener %s has %d rules forwarding only to the %s target group %s; it needs exactly one", r.env.ListenerARN, len(found), colour, tg)}
 		}
-		rules[colour] = found[0]
 	}
 	serving := "blue"
 	if rules["green"].priority < rules["blue"].priority {
@@ -90,15 +99,6 @@ func forwardTargets(actions []elbtypes.Action) []string {
 	return out
 }
 
-func (r *run) describeTaskSets(ctx context.Context) ([]ecstypes.TaskSet, error) {
-	out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
-		Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family)})
-	if err != nil {
-		return nil, fmt.Errorf("describe task sets of %s/%s: %w", r.env.Cluster, r.env.Family, err)
-	}
-	return out.TaskSets, nil
-}
-
 // readColour is step 3: which colour serves, and so which one this deploy
 // moves traffic to. On the first try it also records what serves now, the
 // task set a rollback goes back to.
@@ -107,7 +107,7 @@ func (r *run) readColour(ctx context.Context) (*albView, error) {
 	if err != nil {
 		return nil, err
 	}
-	sets, err := r.describeTaskSets(ctx)
+	sets, err := r.listTaskSets(ctx)
 	if err != nil {
 		return nil, err
 	}

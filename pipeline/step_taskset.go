@@ -46,9 +46,7 @@ func (r *run) registerTaskDefinition(ctx context.Context) error {
 	if r.env.ExecutionRoleARN != "" {
 		in.ExecutionRoleArn = aws.String(r.env.ExecutionRoleARN)
 	}
-	if r.launchType() == ecstypes.LaunchTypeFargate {
-		in.RequiresCompatibilities = []ecstypes.Compatibility{ecstypes.CompatibilityFargate}
-	}
+	in.RequiresCompatibilities = []ecstypes.Compatibility{r.env.compatibility()}
 	if err := r.lock.Check(); err != nil {
 		return err
 	}
@@ -59,16 +57,6 @@ func (r *run) registerTaskDefinition(ctx context.Context) error {
 	r.st.TaskDefinitionArn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 	r.log.Info().Str("task_definition", r.st.TaskDefinitionArn).Msg("registered task definition")
 	return nil
-}
-
-func (r *run) launchType() ecstypes.LaunchType {
-	if len(r.env.CapacityProviderStrategy) > 0 {
-		return ""
-	}
-	if r.env.LaunchType == "" {
-		return ecstypes.LaunchTypeFargate
-	}
-	return ecstypes.LaunchType(r.env.LaunchType)
 }
 
 // servingContainer is the first container's name and its one port.
@@ -88,7 +76,7 @@ func (r *run) servingContainer() (string, int32, error) {
 // group. It is idempotent: a task set whose externalId is this deploy's id
 // is reused, and the deploy id is the client token.
 func (r *run) createTaskSet(ctx context.Context) error {
-	sets, err := r.describeTaskSets(ctx)
+	sets, err := r.listTaskSets(ctx)
 	if err != nil {
 		return err
 	}
@@ -123,7 +111,7 @@ func (r *run) createTaskSet(ctx context.Context) error {
 		Scale: &ecstypes.Scale{Unit: ecstypes.ScaleUnitPercent, Value: 100},
 		Tags:  []ecstypes.Tag{{Key: aws.String("ecs-deploy:deploy-id"), Value: aws.String(r.st.DeployID)}},
 	}
-	if lt := r.launchType(); lt != "" {
+	if lt := r.env.launchType(); lt != "" {
 		in.LaunchType = lt
 	}
 	for _, cp := range r.env.CapacityProviderStrategy {
@@ -150,12 +138,16 @@ func (r *run) createTaskSet(ctx context.Context) error {
 // task runs, so while some are still starting it polls every SlowPoll, and
 // every Poll after. Stopped tasks are looked for only when the running and
 // pending counts fall below what they were (a task left), and every
-// StopCheckEvery polls as a backstop.
+// StopCheckEvery polls as a backstop. A task set ECS does not know counts
+// as gone only once it has been missing for consistencyGrace: right after
+// step 6 it may not be readable yet.
 func (r *run) waitStable(ctx context.Context) error {
 	arn := r.st.NewTaskSetArn
 	polls, best := 0, 0
 	starting := true
 	clock := r.p.cfg.Clock
+	var missingSince time.Time
+	seen := map[string]bool{}
 	interval := func() time.Duration {
 		if starting {
 			return r.p.cfg.SlowPoll
@@ -164,18 +156,23 @@ func (r *run) waitStable(ctx context.Context) error {
 	}
 	return r.pollEvery(ctx, r.env.rolloutTimeout(), "task set "+arn+" to reach steady state", interval, func() (bool, error) {
 		polls++
-		out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
-			Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), TaskSets: []string{arn}})
+		ts, found, err := r.describeTaskSet(ctx, arn)
 		if err != nil {
-			return false, fmt.Errorf("describe task set %s: %w", arn, err)
+			return false, err
 		}
-		if len(out.TaskSets) == 0 {
-			return false, failFast{fmt.Errorf("task set %s disappeared", arn)}
+		if !found {
+			if missingSince.IsZero() {
+				missingSince = clock.Now()
+			}
+			if clock.Now().Sub(missingSince) >= consistencyGrace {
+				return false, failFast{fmt.Errorf("task set %s disappeared: ECS has not known it for %v", arn, consistencyGrace)}
+			}
+			return false, nil
 		}
-		ts := out.TaskSets[0]
+		missingSince = time.Time{}
 		live := int(ts.RunningCount + ts.PendingCount)
 		if live < best || polls%r.p.cfg.StopCheckEvery == 0 {
-			if err := r.stoppedTasks(ctx, ts); err != nil {
+			if err := r.stoppedTasks(ctx, ts, seen); err != nil {
 				return false, err
 			}
 		}
@@ -191,21 +188,34 @@ func (r *run) waitStable(ctx context.Context) error {
 }
 
 // stoppedTasks fails fast when a task of the task set stopped on its own.
-func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet) error {
-	list, err := r.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.env.Cluster),
-		StartedBy: ts.Id, DesiredStatus: ecstypes.DesiredStatusStopped})
+// ECS lists tasks by startedBy only with no other filter, and then only
+// running ones, so stopped tasks are listed by family and matched to the
+// task set by their startedBy. seen holds the tasks already looked at, so
+// each is described once.
+func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet, seen map[string]bool) error {
+	arns, err := r.listTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.env.Cluster),
+		Family: aws.String(r.env.Family), DesiredStatus: ecstypes.DesiredStatusStopped})
 	if err != nil {
-		return fmt.Errorf("list stopped tasks of %s: %w", aws.ToString(ts.Id), err)
+		return fmt.Errorf("list stopped tasks of family %s: %w", r.env.Family, err)
 	}
-	if len(list.TaskArns) == 0 {
+	var fresh []string
+	for _, arn := range arns {
+		if !seen[arn] {
+			fresh = append(fresh, arn)
+		}
+	}
+	if len(fresh) == 0 {
 		return nil
 	}
-	arns := list.TaskArns[:min(len(list.TaskArns), 100)]
-	out, err := r.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.env.Cluster), Tasks: arns})
+	tasks, err := r.describeTasks(ctx, fresh)
 	if err != nil {
-		return fmt.Errorf("describe stopped tasks of %s: %w", aws.ToString(ts.Id), err)
+		return fmt.Errorf("describe stopped tasks of family %s: %w", r.env.Family, err)
 	}
-	for _, t := range out.Tasks {
+	for _, t := range tasks {
+		seen[aws.ToString(t.TaskArn)] = true
+		if aws.ToString(t.StartedBy) != aws.ToString(ts.Id) {
+			continue
+		}
 		if t.StopCode == ecstypes.TaskStopCodeServiceSchedulerInitiated || t.StopCode == ecstypes.TaskStopCodeUserInitiated {
 			continue
 		}

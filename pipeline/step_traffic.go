@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -36,15 +37,11 @@ func (r *run) targetsHealthy(ctx context.Context, tg string, want int) (bool, st
 
 // newTaskSetSize is the computed desired count of the new task set.
 func (r *run) newTaskSetSize(ctx context.Context) (int, error) {
-	out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{Cluster: aws.String(r.env.Cluster),
-		Service: aws.String(r.env.Family), TaskSets: []string{r.st.NewTaskSetArn}})
+	ts, err := r.awaitTaskSet(ctx, r.st.NewTaskSetArn)
 	if err != nil {
-		return 0, fmt.Errorf("describe task set %s: %w", r.st.NewTaskSetArn, err)
+		return 0, err
 	}
-	if len(out.TaskSets) == 0 {
-		return 0, fmt.Errorf("task set %s is gone", r.st.NewTaskSetArn)
-	}
-	return int(out.TaskSets[0].ComputedDesiredCount), nil
+	return int(ts.ComputedDesiredCount), nil
 }
 
 // verify is step 8: before traffic moves, every target of the new target
@@ -95,12 +92,11 @@ func (r *run) swap(ctx context.Context) error { return r.serveColour(ctx, r.st.N
 
 // setPrimary makes the task set PRIMARY unless it already is.
 func (r *run) setPrimary(ctx context.Context, arn string) error {
-	out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{Cluster: aws.String(r.env.Cluster),
-		Service: aws.String(r.env.Family), TaskSets: []string{arn}})
+	ts, found, err := r.describeTaskSet(ctx, arn)
 	if err != nil {
-		return fmt.Errorf("describe task set %s: %w", arn, err)
+		return err
 	}
-	if len(out.TaskSets) == 1 && aws.ToString(out.TaskSets[0].Status) == "PRIMARY" {
+	if found && aws.ToString(ts.Status) == "PRIMARY" {
 		return nil
 	}
 	if err := r.lock.Check(); err != nil {
@@ -118,7 +114,9 @@ func (r *run) setPrimary(ctx context.Context, arn string) error {
 func (r *run) makePrimary(ctx context.Context) error { return r.setPrimary(ctx, r.st.NewTaskSetArn) }
 
 // confirm checks the end state before success is declared: the new task
-// set is PRIMARY and its target group is behind the serving rule.
+// set is PRIMARY and its target group is behind the serving rule. ECS may
+// take a moment to show the primary update, so that is asked again for
+// consistencyGrace.
 func (r *run) confirm(ctx context.Context) error {
 	_, serving, err := r.readRules(ctx)
 	if err != nil {
@@ -127,17 +125,14 @@ func (r *run) confirm(ctx context.Context) error {
 	if serving != r.st.NewColour {
 		return fmt.Errorf("end state: %s serves, not the new %s", serving, r.st.NewColour)
 	}
-	sets, err := r.describeTaskSets(ctx)
+	status := ""
+	err = r.poll(ctx, consistencyGrace, "task set "+r.st.NewTaskSetArn+" to be PRIMARY", func() (bool, error) {
+		ts, found, err := r.describeTaskSet(ctx, r.st.NewTaskSetArn)
+		status = cmp.Or(aws.ToString(ts.Status), "missing")
+		return found && status == "PRIMARY", err
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("end state: the new task set %s is %s, not PRIMARY: %w", r.st.NewTaskSetArn, status, err)
 	}
-	for _, ts := range sets {
-		if aws.ToString(ts.Status) == "PRIMARY" {
-			if aws.ToString(ts.TaskSetArn) != r.st.NewTaskSetArn {
-				return fmt.Errorf("end state: %s is PRIMARY, not the new %s", aws.ToString(ts.TaskSetArn), r.st.NewTaskSetArn)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("end state: no task set is PRIMARY")
+	return nil
 }

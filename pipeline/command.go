@@ -1,11 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -66,66 +65,127 @@ func redactor(env []string) *strings.Replacer {
 	return strings.NewReplacer(pairs...)
 }
 
+// commandStop says how a running command is stopped.
+type commandStop struct {
+	// timeout bounds the command; then its process group is killed.
+	timeout time.Duration
+	// grace is how long a command asked to stop by SIGTERM has before
+	// SIGKILL, when the stop is not a shutdown with a kill channel.
+	grace time.Duration
+	// kill, when closed, ends the grace of a shutdown at once.
+	kill <-chan struct{}
+}
+
+// waitDelay bounds how long a command's output is read after it exited or
+// was killed: a grandchild that left the process group may hold it open.
+const waitDelay = 2 * time.Second
+
 // runCommand runs cmd as argv, never through a shell, in its own process
 // group, with env as its whole environment. Its output goes to the log line
-// by line under the program's name. At timeout or when ctx ends the whole
-// group is killed.
-func runCommand(ctx context.Context, cmd Command, env []string, timeout time.Duration) error {
+// by line under the program's name. At the timeout the whole group is
+// killed. When ctx ends the group gets SIGTERM, then SIGKILL once stop's
+// grace is over: for a shutdown (a cause other than ErrPreempted) with a
+// kill channel, when the channel closes.
+func runCommand(ctx context.Context, cmd Command, env []string, stop commandStop) error {
 	log := zerolog.Ctx(ctx).With().Str("program", cmd.Program).Logger()
 	redact := redactor(env)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	c := exec.Command(cmd.Program, cmd.Args...)
 	c.Env = env
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := c.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		return err
-	}
+	stdout, stderr := &lineLog{log: log, stream: "stdout", redact: redact}, &lineLog{log: log, stream: "stderr", redact: redact}
+	c.Stdout, c.Stderr = stdout, stderr
+	c.WaitDelay = waitDelay
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Program, err)
 	}
-	var wg sync.WaitGroup
-	for stream, r := range map[string]io.Reader{"stdout": stdout, "stderr": stderr} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sc := bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				log.Info().Str("stream", stream).Msg(redact.Replace(sc.Text()))
-			}
-		}()
-	}
+	defer stdout.flush()
+	defer stderr.flush()
 	waited := make(chan error, 1)
-	go func() {
-		wg.Wait()
-		waited <- c.Wait()
-	}()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
+	go func() { waited <- c.Wait() }()
+	killGroup := func() {
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-waited
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%s: timed out after %v; its process group was killed", cmd.Program, timeout)
+	}
+	timeout := time.NewTimer(stop.timeout)
+	defer timeout.Stop()
+	select {
+	case err := <-waited:
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd.Program, err)
 		}
-		return fmt.Errorf("%s: %w", cmd.Program, ctx.Err())
+		return nil
+	case <-timeout.C:
+		killGroup()
+		return fmt.Errorf("%s: timed out after %v; its process group was killed", cmd.Program, stop.timeout)
+	case <-ctx.Done():
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd.Program, err)
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	kill := stop.kill
+	var grace <-chan time.Time
+	if kill == nil || errors.Is(context.Cause(ctx), ErrPreempted) {
+		t := time.NewTimer(stop.grace)
+		defer t.Stop()
+		kill, grace = nil, t.C
 	}
-	return nil
+	select {
+	case <-waited:
+	case <-kill:
+		killGroup()
+	case <-grace:
+		killGroup()
+	case <-timeout.C:
+		killGroup()
+	}
+	return fmt.Errorf("%s: stopped: %w", cmd.Program, context.Cause(ctx))
+}
+
+// lineLog writes a command's output to the log a line at a time.
+type lineLog struct {
+	log    zerolog.Logger
+	stream string
+	redact *strings.Replacer
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.line(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64<<10 {
+		l.line(l.buf)
+		l.buf = nil
+	}
+	return len(p), nil
+}
+
+func (l *lineLog) line(b []byte) {
+	l.log.Info().Str("stream", l.stream).Msg(l.redact.Replace(string(bytes.TrimRight(b, "\r"))))
+}
+
+// flush logs what is left of a last line without a newline.
+func (l *lineLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) > 0 {
+		l.line(l.buf)
+		l.buf = nil
+	}
 }
 
 // runCommands renders and runs a list of command templates in order; the
 // first failure stops the list.
 func (r *run) runCommands(ctx context.Context, kind string, templates []CommandTemplate, taskDefinition string) error {
-	if len(templates) == 0 {
+	if len(templates) == 0 || (r.st.SkipCommands && kind != "verify") {
 		return nil
 	}
 	data := r.templateData(taskDefinition)
@@ -143,7 +203,8 @@ func (r *run) runCommands(ctx context.Context, kind string, templates []CommandT
 			return permanentError{fmt.Errorf("%s command %d: %w", kind, i, err)}
 		}
 		r.log.Info().Str("program", cmd.Program).Strs("args", cmd.Args).Msgf("run %s command", kind)
-		if err := runCommand(ctx, cmd, env, r.p.cfg.CommandTimeout); err != nil {
+		stop := commandStop{timeout: r.p.cfg.CommandTimeout, grace: r.p.cfg.CommandGrace, kill: r.p.cfg.Kill}
+		if err := runCommand(ctx, cmd, env, stop); err != nil {
 			return fmt.Errorf("%s command %d: %w", kind, i, err)
 		}
 	}

@@ -22,7 +22,7 @@ func logged(t *testing.T) (context.Context, *bytes.Buffer) {
 func TestRunCommandIsArgv(t *testing.T) {
 	ctx, buf := logged(t)
 	arg := `it's "quoted"; echo injected $HOME`
-	if err := runCommand(ctx, Command{Program: "printf", Args: []string{"%s\n", arg}}, []string{"PATH=" + os.Getenv("PATH")}, time.Minute); err != nil {
+	if err := runCommand(ctx, Command{Program: "printf", Args: []string{"%s\n", arg}}, []string{"PATH=" + os.Getenv("PATH")}, commandStop{timeout: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -33,11 +33,11 @@ func TestRunCommandIsArgv(t *testing.T) {
 
 func TestRunCommandFails(t *testing.T) {
 	ctx, _ := logged(t)
-	err := runCommand(ctx, Command{Program: "false"}, []string{"PATH=" + os.Getenv("PATH")}, time.Minute)
+	err := runCommand(ctx, Command{Program: "false"}, []string{"PATH=" + os.Getenv("PATH")}, commandStop{timeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "false") {
 		t.Fatalf("err = %v", err)
 	}
-	if err := runCommand(ctx, Command{Program: "no-such-program-here"}, nil, time.Minute); err == nil {
+	if err := runCommand(ctx, Command{Program: "no-such-program-here"}, nil, commandStop{timeout: time.Minute}); err == nil {
 		t.Fatal("missing program ran")
 	}
 }
@@ -48,7 +48,7 @@ func TestRunCommandTimeoutKillsGroup(t *testing.T) {
 	ctx, _ := logged(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	err := runCommand(ctx, Command{Program: "sh", Args: []string{"-c", "sleep 60 & echo $! > " + pidFile + "; wait"}},
-		[]string{"PATH=" + os.Getenv("PATH")}, 300*time.Millisecond)
+		[]string{"PATH=" + os.Getenv("PATH")}, commandStop{timeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("err = %v", err)
 	}
@@ -93,7 +93,7 @@ func TestCommandEnvAllowlist(t *testing.T) {
 func TestCommandOutputRedactsSecrets(t *testing.T) {
 	ctx, buf := logged(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "VPC_CONF_API_KEYS=k-123456", "REGION=us-east-1"}
-	if err := runCommand(ctx, Command{Program: "env"}, env, time.Minute); err != nil {
+	if err := runCommand(ctx, Command{Program: "env"}, env, commandStop{timeout: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -103,4 +103,98 @@ func TestCommandOutputRedactsSecrets(t *testing.T) {
 	if !strings.Contains(out, "AWS_SECRET_ACCESS_KEY=[redacted]") || !strings.Contains(out, "REGION=us-east-1") {
 		t.Fatalf("log:\n%s", out)
 	}
+}
+
+// TestRunCommandTimeoutWithEscapedGrandchild: a grandchild that left the
+// process group and holds the output open does not keep the timeout from
+// returning.
+func TestRunCommandTimeoutWithEscapedGrandchild(t *testing.T) {
+	ctx, _ := logged(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	done := make(chan error, 1)
+	go func() {
+		done <- runCommand(ctx, Command{Program: "sh", Args: []string{"-c", "setsid sh -c 'echo $$ > " + pidFile + "; exec sleep 30' & sleep 60"}},
+			[]string{"PATH=" + os.Getenv("PATH")}, commandStop{timeout: 300 * time.Millisecond})
+	}()
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("runCommand did not return: the escaped grandchild holds its output open")
+	}
+}
+
+// TestRunCommandShutdown: when the deploy stops for a shutdown, the command
+// gets SIGTERM; one that ignores it is killed when the daemon's shutdown
+// budget runs out (the kill channel closes), not before.
+func TestRunCommandShutdown(t *testing.T) {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	t.Run("SIGTERM", func(t *testing.T) {
+		ctx, buf := logged(t)
+		ctx, cancel := context.WithCancel(ctx)
+		started := filepath.Join(t.TempDir(), "started")
+		done := make(chan error, 1)
+		go func() {
+			done <- runCommand(ctx, Command{Program: "sh", Args: []string{"-c", "trap 'echo got-term; exit 3' TERM; touch " + started + "; sleep 30 & wait"}},
+				env, commandStop{timeout: time.Minute, grace: time.Minute, kill: make(chan struct{})})
+		}()
+		waitForFile(t, started)
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "stopped") {
+				t.Fatalf("err = %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the command did not stop on SIGTERM")
+		}
+		if !strings.Contains(buf.String(), "got-term") {
+			t.Fatalf("the command did not see SIGTERM: %s", buf.String())
+		}
+	})
+	t.Run("SIGKILL at the end of the budget", func(t *testing.T) {
+		ctx, _ := logged(t)
+		ctx, cancel := context.WithCancel(ctx)
+		started := filepath.Join(t.TempDir(), "started")
+		kill := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- runCommand(ctx, Command{Program: "sh", Args: []string{"-c", "trap '' TERM; touch " + started + "; while :; do sleep 1; done"}},
+				env, commandStop{timeout: time.Minute, grace: 10 * time.Millisecond, kill: kill})
+		}()
+		waitForFile(t, started)
+		cancel()
+		select {
+		case err := <-done:
+			t.Fatalf("returned before the budget ran out: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		close(kill)
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "stopped") {
+				t.Fatalf("err = %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the command was not killed when the budget ran out")
+		}
+	})
+}
+
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s never appeared", path)
 }

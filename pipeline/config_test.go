@@ -44,9 +44,16 @@ func TestOriginalConfigLoads(t *testing.T) {
 	if aws.ToString(containers[1].Name) != "sidecar" || aws.ToBool(containers[1].Essential) {
 		t.Fatalf("lower-case keys: %+v", containers[1])
 	}
-	cmd, err := renderCommand(app.PostDeployCommandTemplates[0], templateData("prod", "us-west-2", "1", Artifact{}, "arn:td:7"))
-	if err != nil || cmd.Program != "notify-deploy" || cmd.Args[0] != "arn:td:7" {
+	// The original handed post-deploy commands family:revision, and
+	// configs written for it rely on that; the ARN has a name of its own.
+	const td = "arn:aws:ecs:us-west-2:777788889999:task-definition/vpc-conf-prod:7"
+	cmd, err := renderCommand(app.PostDeployCommandTemplates[0], templateData("prod", "us-west-2", "1", Artifact{}, td))
+	if err != nil || cmd.Program != "notify-deploy" || cmd.Args[0] != "vpc-conf-prod:7" {
 		t.Fatalf("post command: %+v %v", cmd, err)
+	}
+	arn, err := render("{{.TaskDefinitionArn}}", templateData("prod", "us-west-2", "1", Artifact{}, td))
+	if err != nil || arn != td {
+		t.Fatalf("{{.TaskDefinitionArn}} = %q, %v", arn, err)
 	}
 	if _, _, err := cfg.Target("vpc-conf", "staging"); err == nil || !strings.Contains(err.Error(), "dev, prod") {
 		t.Fatalf("unknown env: %v", err)

@@ -186,42 +186,6 @@ func TestDeployRefusedWhileUnfinished(t *testing.T) {
 	b.checkDeployed("d-1")
 }
 
-func TestRollbackMode(t *testing.T) {
-	b := newBed(t, sharedDynalite(t), bedOptions{})
-	ctx := testContext(t)
-	p := b.pipeline(pipeOptions{})
-	if _, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy)); err != nil {
-		t.Fatal(err)
-	}
-	b.sim.ResetCalls()
-	st, err := p.Run(ctx, pipeline.Request{DeployID: "r-1", App: b.seeded.Name, Env: b.env, Mode: pipeline.ModeRollback})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// It takes seconds because it only flips traffic: one swap, one primary
-	// update, nothing created, nothing waited for.
-	var mutating []string
-	for _, c := range b.sim.Calls() {
-		if c.Mutating() {
-			mutating = append(mutating, c.Operation)
-		}
-	}
-	if len(mutating) != 2 || mutating[0] != "SetRulePriorities" || mutating[1] != "UpdateServicePrimaryTaskSet" {
-		t.Fatalf("rollback changed %v", mutating)
-	}
-	if st.NewTaskSetArn != b.seeded.PrimaryTaskSetArn {
-		t.Fatalf("rolled back to %s, want the seeded %s", st.NewTaskSetArn, b.seeded.PrimaryTaskSetArn)
-	}
-	b.servedBySeed()
-	b.checkLockReleased("r-1", pipeline.StateSucceeded)
-	// Rolling back again flips to d-1's task set, still running.
-	if _, err := p.Run(ctx, pipeline.Request{DeployID: "r-2", App: b.seeded.Name, Env: b.env, Mode: pipeline.ModeRollback}); err != nil {
-		t.Fatal(err)
-	}
-	b.checkServing("d-1")
-	b.checkLockReleased("r-2", pipeline.StateSucceeded)
-}
-
 func TestPlanChangesNothing(t *testing.T) {
 	b := newBed(t, sharedDynalite(t), bedOptions{})
 	ctx := testContext(t)
@@ -288,6 +252,19 @@ func TestGate(t *testing.T) {
 }
 
 // withEnv sets fields of an app's prod environment in a config.
+// withApp sets fields of the app in cfg.
+func withApp(cfg, app string, fields map[string]any) string {
+	var m map[string]any
+	_ = json.Unmarshal([]byte(cfg), &m)
+	a := m["Apps"].(map[string]any)[app].(map[string]any)
+	for k, v := range fields {
+		a[k] = v
+	}
+	out, _ := json.Marshal(m)
+	return string(out)
+}
+
+// withEnv sets fields of the app's prod environment in cfg.
 func withEnv(cfg, app string, fields map[string]any) string {
 	var m map[string]any
 	_ = json.Unmarshal([]byte(cfg), &m)

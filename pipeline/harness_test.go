@@ -204,7 +204,11 @@ func (b *bed) lockerOn(db *dynamodb.Client, owner string) *pipeline.Locker {
 		b.t.Fatal(err)
 	}
 	b.lockers = append(b.lockers, lk)
-	b.t.Cleanup(func() { _ = lk.Close() })
+	b.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = lk.Close(ctx)
+	})
 	return lk
 }
 

@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"cirello.io/dynamolock/v2"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -22,17 +25,22 @@ type LockConfig struct {
 	// Table is the DynamoDB table of locks. Default "DeployLock".
 	Table string
 	// Owner names this process in the lock, for people reading who holds
-	// it. Default: a random name.
+	// it. It must be unique among the daemons sharing the table. Default: a
+	// random name.
 	Owner string
 	// Lease is how long a lock whose heartbeats stopped stays held. Default 10s.
 	Lease time.Duration
-	// Heartbeat is how often a held lock is renewed. Default 1s.
+	// Heartbeat is how often a held lock is renewed, and how often its
+	// holder looks for a request to stop. Default 1s.
 	Heartbeat time.Duration
 }
 
 func (c *LockConfig) setDefaults() {
 	if c.Table == "" {
 		c.Table = "DeployLock"
+	}
+	if c.Owner == "" {
+		c.Owner = "ecs-deploy-" + randomID()
 	}
 	if c.Lease == 0 {
 		c.Lease = 10 * time.Second
@@ -49,6 +57,12 @@ func (c LockConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("pipeline.LockConfig.Lease (%v) must be at least three heartbeats (%v)", c.Lease, c.Heartbeat))
 	}
 	return errors.Join(errs...)
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // ErrLockHeld is returned when another live deploy holds the lock.
@@ -75,11 +89,24 @@ func (e *LockHeldError) Is(target error) bool { return target == ErrLockHeld }
 // heartbeat failed for longer than the lease, or another owner took it.
 var ErrLockLost = errors.New("deploy lock lost")
 
+// ErrLockerClosed is returned by Acquire once Close has begun.
+var ErrLockerClosed = errors.New("locker closed")
+
+// heartbeatRetries lets a heartbeat or status write whose answer was lost
+// (it landed, then the SDK's retry met the changed record version) find
+// out that it landed, rather than counting the lock as lost.
+var heartbeatRetries = dynamolock.HeartbeatRetries(3, 100*time.Millisecond)
+
 // Locker takes deploy locks: one DynamoDB item per app and environment,
 // renewed by heartbeats, with no fixed expiry.
 type Locker struct {
 	cfg    LockConfig
+	db     DynamoDBAPI
 	client *dynamolock.Client
+
+	mu     sync.Mutex
+	closed bool
+	held   sync.WaitGroup
 }
 
 // NewLocker returns a locker on the table cfg names. The table must exist;
@@ -89,20 +116,16 @@ func NewLocker(db DynamoDBAPI, cfg LockConfig) (*Locker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	opts := []dynamolock.ClientOption{
+	c, err := dynamolock.New(db, cfg.Table,
 		dynamolock.WithLeaseDuration(cfg.Lease),
 		// Heartbeats are sent by Lock itself, so a deploy that stops
 		// (crash, shutdown) stops renewing its own lock and nothing else.
 		dynamolock.WithHeartbeatPeriod(0),
-	}
-	if cfg.Owner != "" {
-		opts = append(opts, dynamolock.WithOwnerName(cfg.Owner))
-	}
-	c, err := dynamolock.New(db, cfg.Table, opts...)
+		dynamolock.WithOwnerName(cfg.Owner))
 	if err != nil {
 		return nil, err
 	}
-	return &Locker{cfg: cfg, client: c}, nil
+	return &Locker{cfg: cfg, db: db, client: c}, nil
 }
 
 // CreateTable creates the lock table, for local use, and waits until it
@@ -116,29 +139,60 @@ func (l *Locker) CreateTable(ctx context.Context, db dynamodb.DescribeTableAPICl
 	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &l.cfg.Table}, time.Minute)
 }
 
-// Close stops the locker without releasing held locks: they expire after
-// one lease, keeping their status for a resume.
-func (l *Locker) Close() error { return l.client.Close() }
+// Close refuses new locks, then waits until every lock this locker took
+// has been released or abandoned: it never releases the lock of a deploy
+// that is still running. Stop the deploys first (cancel their contexts);
+// they release their locks at their next safe point. If ctx ends first,
+// Close returns its error and the locks stay as they are.
+func (l *Locker) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		l.held.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close deploy locker: deploys still hold locks: %w", ctx.Err())
+	}
+}
 
-// Status returns the last status stored for key, if any.
+// Status returns the last status stored for key, if any, read from
+// DynamoDB.
 func (l *Locker) Status(ctx context.Context, key string) (Status, bool, error) {
-	lk, err := l.client.GetWithContext(ctx, key)
-	if err != nil {
+	it, ok, err := l.Peek(ctx, key)
+	if err != nil || !ok {
 		return Status{}, false, err
 	}
-	s, ok := decodeStatus(lk.Data())
-	return s, ok, nil
+	s, ok, err := decodeStatus(it.Data)
+	return s, ok, err
 }
 
 // Acquire takes the lock for key, keeping its data, and returns the status
-// found in it: under the lock, no other deploy can change it. A lock whose
-// holder stopped heartbeating is taken after one lease; one still renewed
-// after that gives a *LockHeldError naming the holder.
-func (l *Locker) Acquire(ctx context.Context, key string) (*Lock, Status, bool, error) {
+// found in it: under the lock, no other deploy can change it. A released
+// lock is taken at once; a lock whose holder stopped heartbeating after one
+// lease. If the holder is still heartbeating after wait more, Acquire
+// returns a *LockHeldError naming it.
+//
+// A status written by a newer version of ecs-deploy is an error wrapping
+// ErrStatusTooNew; the lock is then released untouched.
+func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*Lock, Status, bool, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, Status{}, false, ErrLockerClosed
+	}
+	l.held.Add(1)
+	l.mu.Unlock()
 	lk, err := l.client.AcquireLockWithContext(ctx, key,
 		dynamolock.WithRefreshPeriod(l.cfg.Heartbeat),
-		dynamolock.WithAdditionalTimeToWaitForLock(l.cfg.Heartbeat))
+		dynamolock.WithAdditionalTimeToWaitForLock(max(wait, l.cfg.Heartbeat)))
 	if err != nil {
+		l.held.Done()
 		var notGranted *dynamolock.LockNotGrantedError
 		if errors.As(err, &notGranted) {
 			holder, _, _ := l.Status(ctx, key)
@@ -146,17 +200,13 @@ func (l *Locker) Acquire(ctx context.Context, key string) (*Lock, Status, bool, 
 		}
 		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
-	prev, ok := decodeStatus(lk.Data())
-	held := &Lock{locker: l, key: key, lock: lk, stop: make(chan struct{}), done: make(chan struct{})}
+	held := &Lock{locker: l, key: key, lock: lk, runID: randomID(), stop: make(chan struct{}), done: make(chan struct{})}
 	go held.heartbeat()
-	return held, prev, ok, nil
-}
-
-func (l *Locker) owner() string {
-	if l.cfg.Owner != "" {
-		return l.cfg.Owner
+	prev, ok, err := decodeStatus(lk.Data())
+	if err != nil {
+		return nil, Status{}, false, errors.Join(err, held.ReleaseUnchanged(ctx))
 	}
-	return "ecs-deploy"
+	return held, prev, ok, nil
 }
 
 // Lock is a held deploy lock.
@@ -164,18 +214,35 @@ type Lock struct {
 	locker   *Locker
 	key      string
 	lock     *dynamolock.Lock
+	runID    string
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
+	endOnce  sync.Once
 
-	mu   sync.Mutex
-	lost error
-	last time.Time // last successful heartbeat
+	mu      sync.Mutex
+	lost    error
+	last    time.Time // last successful heartbeat
+	onStop  func(StopRequest)
+	stopped bool
 }
 
-// heartbeat renews the lock until stopped. A heartbeat in flight is never
-// cancelled: were its write applied but its answer lost, the lock's version
-// here would no longer match the table's.
+// RunID identifies this holding of the lock: every acquisition, a first
+// try or a resume, has its own. A StopRequest names the run it stops.
+func (lk *Lock) RunID() string { return lk.runID }
+
+// OnStopRequest registers fn, called once, from the heartbeat, when a stop
+// request naming this run appears in the lock item.
+func (lk *Lock) OnStopRequest(fn func(StopRequest)) {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	lk.onStop = fn
+}
+
+// heartbeat renews the lock until stopped, and looks for a request to
+// stop after each renewal. A heartbeat in flight is never cancelled: were
+// its write applied but its answer lost, the lock's version here would no
+// longer match the table's.
 func (lk *Lock) heartbeat() {
 	defer close(lk.done)
 	cfg := lk.locker.cfg
@@ -191,7 +258,10 @@ func (lk *Lock) heartbeat() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lease)
-		err := lk.locker.client.SendHeartbeatWithContext(ctx, lk.lock)
+		err := lk.locker.client.SendHeartbeatWithContext(ctx, lk.lock, heartbeatRetries)
+		if err == nil {
+			lk.checkStopRequest(ctx)
+		}
 		cancel()
 		lk.mu.Lock()
 		switch {
@@ -210,9 +280,29 @@ func (lk *Lock) heartbeat() {
 	}
 }
 
+// checkStopRequest calls the registered function if the lock item asks
+// this run to stop. A failed read is tried again at the next heartbeat.
+func (lk *Lock) checkStopRequest(ctx context.Context) {
+	lk.mu.Lock()
+	fn, stopped := lk.onStop, lk.stopped
+	lk.mu.Unlock()
+	if fn == nil || stopped {
+		return
+	}
+	it, ok, err := lk.locker.Peek(ctx, lk.key)
+	if err != nil || !ok || it.StopRequest.RunID != lk.runID {
+		return
+	}
+	lk.mu.Lock()
+	lk.stopped = true
+	lk.mu.Unlock()
+	fn(it.StopRequest)
+}
+
 func (lk *Lock) stopHeartbeat() {
 	lk.stopOnce.Do(func() { close(lk.stop) })
 	<-lk.done
+	lk.endOnce.Do(lk.locker.held.Done)
 }
 
 // Check returns an error wrapping ErrLockLost once the lock may no longer be
@@ -232,11 +322,10 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 	if err := lk.Check(); err != nil {
 		return err
 	}
-	s.Owner = lk.locker.owner()
 	// Not cancelled with ctx, for the same reason as heartbeats.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
 	defer cancel()
-	err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(s.encode()))
+	err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(lk.stamp(s).encode()), heartbeatRetries)
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	if err != nil {
@@ -250,15 +339,32 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 	return nil
 }
 
+// stamp marks s as written by this run, in the current format.
+func (lk *Lock) stamp(s Status) Status {
+	s.Version = StatusVersion
+	s.Owner = lk.locker.cfg.Owner
+	s.RunID = lk.runID
+	return s
+}
+
 // Release saves the final status and releases the lock; the status stays
 // readable by the next deploy.
 func (lk *Lock) Release(ctx context.Context, s Status) error {
+	return lk.release(ctx, lk.stamp(s).encode())
+}
+
+// ReleaseUnchanged releases the lock and leaves its data as it found it.
+func (lk *Lock) ReleaseUnchanged(ctx context.Context) error { return lk.release(ctx, nil) }
+
+func (lk *Lock) release(ctx context.Context, data []byte) error {
 	lk.stopHeartbeat()
-	s.Owner = lk.locker.owner()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
 	defer cancel()
-	if _, err := lk.locker.client.ReleaseLockWithContext(ctx, lk.lock,
-		dynamolock.WithDeleteLock(false), dynamolock.WithDataAfterRelease(s.encode())); err != nil {
+	opts := []dynamolock.ReleaseLockOption{dynamolock.WithDeleteLock(false)}
+	if data != nil {
+		opts = append(opts, dynamolock.WithDataAfterRelease(data))
+	}
+	if _, err := lk.locker.client.ReleaseLockWithContext(ctx, lk.lock, opts...); err != nil {
 		return fmt.Errorf("release deploy lock %s: %w", lk.key, err)
 	}
 	return nil
@@ -267,3 +373,78 @@ func (lk *Lock) Release(ctx context.Context, s Status) error {
 // Abandon stops renewing the lock without releasing it, as a process that
 // dies would: another deploy can take it after one lease, and resume.
 func (lk *Lock) Abandon() { lk.stopHeartbeat() }
+
+// LockItem is what the lock table holds for a key, read straight from
+// DynamoDB.
+type LockItem struct {
+	// Data is the status, encoded.
+	Data []byte
+	// Owner and RecordVersion say who holds the lock and how recently:
+	// every heartbeat writes a new record version.
+	Owner, RecordVersion string
+	// Released says nobody holds the lock.
+	Released bool
+	// StopRequest, when its RunID is set, asks that run to stop.
+	StopRequest StopRequest
+}
+
+// StopRequest asks a running deploy to stop at its next safe point, so a
+// rollback or an abort need not wait behind it.
+type StopRequest struct {
+	// RunID names the holding of the lock to stop (Lock.RunID).
+	RunID string
+	// By is the request that asks, and Mode what it is.
+	By   string
+	Mode Mode
+}
+
+const attrStopRequest = "stopRequest"
+
+// Peek reads the lock item for key with a consistent read.
+func (l *Locker) Peek(ctx context.Context, key string) (LockItem, bool, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.cfg.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"key": &ddbtypes.AttributeValueMemberS{Value: key}}})
+	if err != nil {
+		return LockItem{}, false, fmt.Errorf("read deploy lock %s: %w", key, err)
+	}
+	if out.Item == nil {
+		return LockItem{}, false, nil
+	}
+	str := func(m map[string]ddbtypes.AttributeValue, k string) string {
+		v, _ := m[k].(*ddbtypes.AttributeValueMemberS)
+		if v == nil {
+			return ""
+		}
+		return v.Value
+	}
+	it := LockItem{Owner: str(out.Item, "ownerName"), RecordVersion: str(out.Item, "recordVersionNumber")}
+	_, it.Released = out.Item["isReleased"]
+	if d, ok := out.Item["data"].(*ddbtypes.AttributeValueMemberB); ok {
+		it.Data = d.Value
+	}
+	if m, ok := out.Item[attrStopRequest].(*ddbtypes.AttributeValueMemberM); ok {
+		it.StopRequest = StopRequest{RunID: str(m.Value, "run_id"), By: str(m.Value, "by"), Mode: Mode(str(m.Value, "mode"))}
+	}
+	return it, true, nil
+}
+
+// RequestStop writes a stop request for run into the lock item of key. The
+// run's holder reads it at its next heartbeat and stops at its next safe
+// point, releasing the lock.
+func (l *Locker) RequestStop(ctx context.Context, key string, req StopRequest) error {
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.cfg.Table),
+		Key:                      map[string]ddbtypes.AttributeValue{"key": s(key)},
+		UpdateExpression:         aws.String("SET #stop = :stop"),
+		ConditionExpression:      aws.String("attribute_exists(#key)"),
+		ExpressionAttributeNames: map[string]string{"#stop": attrStopRequest, "#key": "key"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":stop": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+			"run_id": s(req.RunID), "by": s(req.By), "mode": s(string(req.Mode))}}},
+	})
+	var failed *ddbtypes.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &failed) {
+		return fmt.Errorf("ask deploy lock %s to stop: %w", key, err)
+	}
+	return nil
+}

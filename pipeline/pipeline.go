@@ -1,11 +1,11 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -43,6 +43,17 @@ type Config struct {
 	Getenv func(string) string
 	// Environ lists the daemon's environment. Default os.Environ.
 	Environ func() []string
+	// PreemptWait is how long a rollback or an abort waits for a running
+	// deploy it asked to stop to reach a safe point. Default 2m.
+	PreemptWait time.Duration
+	// CommandGrace is how long a command asked to stop (SIGTERM) by a
+	// rollback or an abort has before it is killed (SIGKILL). Default 10s.
+	CommandGrace time.Duration
+	// Kill, when closed, kills running commands at once. Until then a
+	// command whose deploy is stopping for a shutdown got SIGTERM and is
+	// waited for: the daemon closes Kill when its shutdown budget runs out.
+	// Default nil: never closed.
+	Kill <-chan struct{}
 	// Hook, when set, is called before and after each step's work; an error
 	// from it stops the deploy on the spot, as if the process had died: the
 	// lock is abandoned, not released, and no event is sent. For tests.
@@ -70,6 +81,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.CommandTimeout == 0 {
 		c.CommandTimeout = 10 * time.Minute
+	}
+	if c.PreemptWait == 0 {
+		c.PreemptWait = 2 * time.Minute
+	}
+	if c.CommandGrace == 0 {
+		c.CommandGrace = 10 * time.Second
 	}
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv
@@ -121,6 +138,10 @@ var (
 	ErrUnfinished = errors.New("previous deploy unfinished")
 	// ErrNothingToResume: a resume with no unfinished deploy.
 	ErrNothingToResume = errors.New("nothing to resume")
+	// ErrNothingToRollBack: a rollback or an abort with nothing to act on.
+	ErrNothingToRollBack = errors.New("nothing to roll back")
+	// ErrPreempted: a rollback or an abort asked this deploy to stop.
+	ErrPreempted = errors.New("stopped for another request")
 	// ErrRolledBack: the deploy failed after the swap and traffic went back.
 	ErrRolledBack = errors.New("deploy rolled back")
 	// ErrInterrupted: the context ended; the deploy stopped at a safe point
@@ -141,7 +162,9 @@ func Permanent(err error) bool {
 }
 
 // Run carries a request through the pipeline and returns the final status.
-func (p *Pipeline) Run(ctx context.Context, req Request) (Status, error) {
+// A panic inside a step ends the deploy as failed, with a status a resume
+// can continue, and the lock released.
+func (p *Pipeline) Run(ctx context.Context, req Request) (st Status, err error) {
 	if req.Mode == "" {
 		req.Mode = ModeDeploy
 	}
@@ -155,8 +178,13 @@ func (p *Pipeline) Run(ctx context.Context, req Request) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	if req.Mode == ModeRollback {
-		return r.rollbackMode(ctx)
+	defer func() {
+		if v := recover(); v != nil {
+			st, err = r.panicked(ctx, v)
+		}
+	}()
+	if req.Mode == ModeRollback || req.Mode == ModeAbort {
+		return r.preempt(ctx)
 	}
 	return r.deploy(ctx)
 }
@@ -172,6 +200,10 @@ type run struct {
 	lock *Lock
 	st   Status
 	log  zerolog.Logger
+	// prev is the status a new deploy found under the lock.
+	prev Status
+	// released says the lock is no longer held by this run.
+	released bool
 }
 
 func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
@@ -192,188 +224,55 @@ func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
 	return &run{p: p, req: req, app: app, env: env, aws: clients, key: LockKey(req.App, req.Env), log: log}, nil
 }
 
-// deploy runs the deploy, resume and start-over modes.
-func (r *run) deploy(ctx context.Context) (Status, error) {
-	// A look without the lock answers a repeated request at once.
-	if prev, ok, err := r.p.cfg.Locker.Status(ctx, r.key); err == nil && ok && prev.DeployID == r.req.DeployID && prev.Finished() {
-		return finishedAlready(prev)
-	}
-	// The artifact and the gate are checked before the lock is taken.
-	named := r.req.Artifact.SHA != "" || r.req.Artifact.Build > 0
-	var art Artifact
-	if named {
-		a, err := r.findArtifact(ctx)
-		if err != nil {
-			return Status{}, err
-		}
-		art = a
-	}
-
-	// Step 1: the lock. What to do is decided from the status found under
-	// it, which no other deploy can change any more.
-	if err := r.hook(BeforeStep, StepLock); err != nil {
-		return Status{}, err
-	}
-	lk, prev, hasPrev, err := r.p.cfg.Locker.Acquire(ctx, r.key)
+// acquire takes the lock, waiting wait past one lease for a live holder.
+func (r *run) acquire(ctx context.Context, wait time.Duration) (Status, bool, error) {
+	lk, prev, ok, err := r.p.cfg.Locker.Acquire(ctx, r.key, wait)
 	if err != nil {
 		if errors.Is(err, ErrLockHeld) {
-			return Status{}, err
+			return Status{}, false, err
 		}
-		return Status{}, fmt.Errorf("step 1 (%s): %w", stepName(StepLock), err)
+		if errors.Is(err, ErrStatusTooNew) {
+			return Status{}, false, permanentError{err}
+		}
+		return Status{}, false, fmt.Errorf("step 1 (%s): %w", stepName(StepLock), err)
 	}
 	r.lock = lk
-	if err := r.hook(AfterStep, StepLock); err != nil {
-		return r.crash(err)
-	}
-	refuse := func(err error) (Status, error) {
-		if relErr := lk.Release(ctx, prev); relErr != nil {
-			return Status{}, errors.Join(err, relErr)
-		}
-		return prev, permanentError{err}
-	}
-	unfinished := hasPrev && !prev.Finished()
-	switch {
-	case hasPrev && prev.DeployID == r.req.DeployID && prev.Finished():
-		if err := lk.Release(ctx, prev); err != nil {
-			return Status{}, err
-		}
-		return finishedAlready(prev)
-	case unfinished && (r.req.Mode == ModeResume || prev.DeployID == r.req.DeployID):
-		r.st = prev
-		r.st.Mode = ModeResume
-		r.st.CorrelationID = cmp.Or(r.req.CorrelationID, prev.CorrelationID)
-	case unfinished && r.req.Mode == ModeDeploy:
-		return refuse(fmt.Errorf("%w: deploy %s of %s stopped at step %d (%s) in state %s; send resume or start-over",
-			ErrUnfinished, prev.DeployID, r.key, prev.Step, stepName(prev.Step), prev.State))
-	case !named || r.req.ConfigSHA == "":
-		// A resume with nothing unfinished and no artifact to start with.
-		return refuse(fmt.Errorf("%w: the last deploy of %s finished", ErrNothingToResume, r.key))
-	default:
-		if r.req.Mode == ModeResume {
-			// The deploy to resume never took the lock: start it.
-			r.log.Info().Msg("nothing unfinished to resume; starting the deploy")
-		}
-		r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: r.req.Mode, Step: StepLock,
-			Artifact: art, ConfigSHA: r.req.ConfigSHA, RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID}
-	}
-	if r.st.DeployID != r.req.DeployID {
-		r.log = r.log.With().Str("resumed_deploy_id", r.st.DeployID).Logger()
-		ctx = r.log.WithContext(ctx)
-	}
-	first := max(r.st.Step, StepPreDeploy)
-	r.st.State, r.st.Error = StateRunning, ""
-	if err := r.save(ctx); err != nil {
-		return r.fail(ctx, StepLock, err)
-	}
-	r.emit(ctx, events.DeployStarted, 0, fmt.Sprintf("%s of build %d (%s) to %s", r.st.Mode, r.st.Artifact.BuildNumber, r.st.Artifact.Value, r.req.Env), nil)
-	return r.steps(ctx, first)
+	return prev, ok, nil
 }
 
-// finishedAlready answers a request whose deploy already ended.
-func finishedAlready(prev Status) (Status, error) {
+// refuse answers a request that may not run, leaving the status as it was.
+func (r *run) refuse(ctx context.Context, prev Status, err error) (Status, error) {
+	r.released = true
+	if relErr := r.lock.ReleaseUnchanged(ctx); relErr != nil {
+		return Status{}, errors.Join(err, relErr)
+	}
+	return prev, permanentError{err}
+}
+
+// answerAgain answers a request whose operation already ended.
+func (r *run) answerAgain(ctx context.Context, prev Status) (Status, error) {
+	r.released = true
+	if err := r.lock.ReleaseUnchanged(ctx); err != nil {
+		return Status{}, err
+	}
 	if prev.State == StateRolledBack {
 		return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
 	}
 	return prev, nil
 }
 
-func (r *run) findArtifact(ctx context.Context) (Artifact, error) {
-	a, err := r.p.cfg.ArtifactDB.FindArtifact(ctx, r.app.ArtifactDBProjectName, r.req.Artifact)
-	if err != nil {
-		if errors.Is(err, ErrArtifactNotFound) {
-			return Artifact{}, permanentError{fmt.Errorf("artifact %s of project %s: %w", r.req.Artifact, r.app.ArtifactDBProjectName, err)}
-		}
-		return Artifact{}, fmt.Errorf("artifact %s of project %s: %w", r.req.Artifact, r.app.ArtifactDBProjectName, err)
+// begin records the status the run starts from, takes stop requests for
+// this run, and says the run started.
+func (r *run) begin(ctx context.Context, msg string) error {
+	if r.st.DeployID != r.req.DeployID {
+		r.log = r.log.With().Str("resumed_deploy_id", r.st.DeployID).Logger()
 	}
-	if err := checkGate(a, r.env, r.req.ConfigSHA); err != nil {
-		return Artifact{}, permanentError{err}
-	}
-	return a, nil
-}
-
-// steps runs steps from first to 12; on a resume past step 3, step 3's
-// reading of the load balancer is done again first, unrecorded.
-func (r *run) steps(ctx context.Context, first int) (Status, error) {
-	var view *albView
-	for step := StepPreDeploy; step <= StepPostDeploy; step++ {
-		if step < first {
-			if step == StepReadColour {
-				// A resume past step 3 still needs the view it reads.
-				v, err := r.readColour(ctx)
-				if err != nil {
-					return r.fail(ctx, step, err)
-				}
-				view = v
-			}
-			continue
-		}
-		// A safe point: never between the swap and the primary update, which
-		// run to the end once the swap has begun.
-		if ctx.Err() != nil && step != StepPrimary {
-			return r.interrupted(ctx, step)
-		}
-		stepCtx := ctx
-		if step == StepSwap || step == StepPrimary {
-			stepCtx = context.WithoutCancel(ctx)
-		}
-		r.st.Step = step
-		if err := r.save(stepCtx); err != nil {
-			return r.fail(ctx, step, err)
-		}
-		if err := r.hook(BeforeStep, step); err != nil {
-			return r.crash(err)
-		}
-		r.emit(stepCtx, events.StepStarted, step, "", nil)
-		err := r.runStep(stepCtx, step, &view)
-		if err == nil {
-			if err := r.hook(AfterStep, step); err != nil {
-				return r.crash(err)
-			}
-			r.emit(stepCtx, events.StepSucceeded, step, "", nil)
-			continue
-		}
-		if errors.Is(err, ErrRolledBack) {
-			return r.finish(ctx, StateRolledBack, err)
-		}
-		if ctx.Err() != nil && !errors.Is(err, ErrLockLost) {
-			return r.interrupted(ctx, step)
-		}
-		return r.fail(ctx, step, err)
-	}
-	if err := r.confirm(ctx); err != nil {
-		return r.fail(ctx, StepPostDeploy, err)
-	}
-	return r.finish(ctx, StateSucceeded, nil)
-}
-
-func (r *run) runStep(ctx context.Context, step int, view **albView) error {
-	var err error
-	switch step {
-	case StepPreDeploy:
-		return r.runCommands(ctx, "pre-deploy", r.app.PreDeployCommandTemplates, "")
-	case StepReadColour:
-		*view, err = r.readColour(ctx)
+	r.st.State, r.st.Error = StateRunning, ""
+	if err := r.save(ctx); err != nil {
 		return err
-	case StepCleanUp:
-		return r.cleanUp(ctx, *view)
-	case StepTaskDefinition:
-		return r.registerTaskDefinition(ctx)
-	case StepCreateTaskSet:
-		return r.createTaskSet(ctx)
-	case StepWaitStable:
-		return r.waitStable(ctx)
-	case StepVerify:
-		return r.verify(ctx)
-	case StepSwap:
-		return r.swap(ctx)
-	case StepPrimary:
-		return r.makePrimary(ctx)
-	case StepBake:
-		return r.bake(ctx)
-	case StepPostDeploy:
-		return r.runCommands(ctx, "post-deploy", r.app.PostDeployCommandTemplates, r.st.TaskDefinitionArn)
 	}
-	return fmt.Errorf("no step %d", step)
+	r.emit(ctx, events.DeployStarted, 0, msg, nil)
+	return nil
 }
 
 func (r *run) hook(point HookPoint, step int) error {
@@ -391,8 +290,20 @@ func (r *run) save(ctx context.Context) error {
 
 // crash stops as a dying process would: nothing more is written.
 func (r *run) crash(err error) (Status, error) {
+	r.released = true
 	r.lock.Abandon()
 	return r.st, err
+}
+
+// panicked ends a run whose code panicked: as a failure of the step it was
+// in, so a resume can continue it.
+func (r *run) panicked(ctx context.Context, v any) (Status, error) {
+	err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+	r.log.Error().Err(err).Msg("deploy panicked")
+	if r.lock == nil || r.released {
+		return r.st, err
+	}
+	return r.fail(ctx, r.st.Step, err)
 }
 
 // interrupted stops at a safe point: the status says which step comes next
@@ -401,30 +312,47 @@ func (r *run) interrupted(ctx context.Context, step int) (Status, error) {
 	r.st.Step = step
 	r.st.UpdatedAt = r.p.cfg.Clock.Now().UTC()
 	err := fmt.Errorf("%w at step %d (%s): %v", ErrInterrupted, step, stepName(step), context.Cause(ctx))
+	r.released = true
 	if relErr := r.lock.Release(context.WithoutCancel(ctx), r.st); relErr != nil {
 		return r.st, errors.Join(err, relErr)
 	}
 	return r.st, err
 }
 
-// fail ends a deploy whose step failed: the status says failed at that
-// step, the lock is released (unless it was lost) and deploy.failed goes out.
+// fail ends an operation whose step failed: the status says failed at that
+// step, the lock is released (unless it was lost) and deploy.failed goes
+// out. A deploy that ran its pre-deploy commands and failed before moving
+// traffic runs its post-deploy commands first, as its close.
 func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 	err = &StepError{Step: step, Err: err}
 	ctx = context.WithoutCancel(ctx)
 	r.st.State, r.st.Step, r.st.Error = StateFailed, step, err.Error()
 	r.st.UpdatedAt = r.p.cfg.Clock.Now().UTC()
 	r.emit(ctx, events.StepFailed, step, "", err)
+	r.released = true
 	if errors.Is(err, ErrLockLost) {
 		r.lock.Abandon()
-	} else if relErr := r.lock.Release(ctx, r.st); relErr != nil {
-		err = errors.Join(err, relErr)
+	} else {
+		if cerr := r.closeFailed(ctx, step); cerr != nil {
+			r.st.Error += "; " + cerr.Error()
+		}
+		if relErr := r.lock.Release(ctx, r.st); relErr != nil {
+			err = errors.Join(err, relErr)
+		}
 	}
-	r.emit(ctx, events.DeployFailed, 0, "", err)
+	r.emit(ctx, events.DeployFailed, 0, r.nextAdvice(), err)
 	return r.st, err
 }
 
-// finish ends a deploy that succeeded or rolled back.
+// nextAdvice says what to send after a failure.
+func (r *run) nextAdvice() string {
+	if r.st.RollingBack {
+		return "traffic may still be on the build being rolled back: send resume or rollback to finish the rollback"
+	}
+	return "send resume to continue this deploy, start-over to begin again, or rollback once traffic has moved"
+}
+
+// finish ends an operation that succeeded, rolled back or was aborted.
 func (r *run) finish(ctx context.Context, state State, cause error) (Status, error) {
 	ctx = context.WithoutCancel(ctx)
 	r.st.State = state
@@ -432,21 +360,33 @@ func (r *run) finish(ctx context.Context, state State, cause error) (Status, err
 	if cause != nil {
 		r.st.Error = cause.Error()
 	}
+	r.released = true
 	if err := r.lock.Release(ctx, r.st); err != nil {
 		return r.st, err
 	}
-	if state == StateRolledBack {
+	switch {
+	case state == StateRolledBack:
 		r.emit(ctx, events.DeployRolledBack, 0, "traffic is back on the previous task set", cause)
 		return r.st, cause
+	case r.st.Closes != "" || r.st.Mode == ModeAbort:
+		r.emit(ctx, events.DeploySucceeded, 0, r.st.Error, nil)
+	case r.st.RollingBack:
+		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("rolled back: %s serves %s again", r.st.PreviousColour, r.st.PreviousTaskSetArn), nil)
+	default:
+		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("build %d serves %s on %s", r.st.Artifact.BuildNumber, r.req.Env, r.st.NewColour), nil)
 	}
-	r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("build %d serves %s on %s", r.st.Artifact.BuildNumber, r.req.Env, r.st.NewColour), nil)
 	return r.st, nil
 }
 
 func (r *run) emit(ctx context.Context, t events.Type, step int, msg string, err error) {
+	r.emitFor(ctx, r.st.DeployID, t, step, msg, err)
+}
+
+// emitFor publishes an event about deployID.
+func (r *run) emitFor(ctx context.Context, deployID string, t events.Type, step int, msg string, err error) {
 	e := events.Event{
 		Schema: events.EventSchema, Type: t, Time: r.p.cfg.Clock.Now().UTC(),
-		DeployID: r.st.DeployID, App: r.req.App, Env: r.req.Env, CorrelationID: r.st.CorrelationID,
+		DeployID: deployID, App: r.req.App, Env: r.req.Env, CorrelationID: r.st.CorrelationID,
 		Mode: string(r.st.Mode), Step: step, Artifact: r.st.Artifact.Value, Build: r.st.Artifact.BuildNumber,
 		ConfigSHA: r.st.ConfigSHA, Message: msg,
 	}

@@ -23,6 +23,10 @@ const (
 	ModeRollback Mode = "rollback"
 	// ModePlan says what a deploy would do and changes nothing.
 	ModePlan Mode = "plan"
+	// ModeAbort stops the running deploy at its next safe point and closes
+	// it: before the swap the serving build stays, after it the previous
+	// one is put back.
+	ModeAbort Mode = "abort"
 )
 
 // Request is one deploy request, as the pipeline takes it.
@@ -39,6 +43,9 @@ type Request struct {
 	RequestedBy   string
 	Reason        string
 	CorrelationID string
+	// SkipCommands runs no pre- or post-deploy commands, as the original
+	// tool's -skip-pre-post did. Verify commands still run.
+	SkipCommands bool
 }
 
 // Validate reports every missing or bad field.
@@ -64,9 +71,9 @@ func (r Request) Validate() error {
 		if r.ConfigSHA == "" {
 			errs = append(errs, errors.New("pipeline.Request.ConfigSHA is empty"))
 		}
-	case ModeResume, ModeRollback:
+	case ModeResume, ModeRollback, ModeAbort:
 	default:
-		errs = append(errs, fmt.Errorf("pipeline.Request.Mode %q is not deploy, resume, start-over, rollback or plan", r.Mode))
+		errs = append(errs, fmt.Errorf("pipeline.Request.Mode %q is not deploy, resume, start-over, rollback, abort or plan", r.Mode))
 	}
 	return errors.Join(errs...)
 }

@@ -2,87 +2,286 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"ecs-deploy/events"
 )
 
-// rollbackMode re-serves the task set still running behind the idle
-// colour, under the lock: the priorities swap back and it is PRIMARY again.
-// It creates nothing, so it takes seconds.
-func (r *run) rollbackMode(ctx context.Context) (Status, error) {
-	lk, prev, _, err := r.p.cfg.Locker.Acquire(ctx, r.key)
+// preempt runs the rollback and abort modes. Neither waits behind a
+// running deploy: it asks the deploy to stop at its next safe point, takes
+// the lock once it is released, and decides from the status found under it:
+//
+//   - a rollback under way (manual or automatic) continues to its goal;
+//   - an unfinished deploy that moved traffic is rolled back and closed;
+//   - an unfinished deploy that did not move traffic is closed as aborted
+//     by an abort, and left for a resume or a start-over by a rollback;
+//   - a deploy that succeeded is rolled back, if the task set that served
+//     before it still runs;
+//   - anything else has nothing to roll back, and nothing changes.
+func (r *run) preempt(ctx context.Context) (Status, error) {
+	if err := r.askToStop(ctx); err != nil {
+		return Status{}, err
+	}
+	prev, hasPrev, err := r.acquire(ctx, r.p.cfg.PreemptWait)
 	if err != nil {
 		return Status{}, err
 	}
-	r.lock = lk
-	if prev.DeployID == r.req.DeployID && prev.Finished() {
-		if err := lk.Release(ctx, prev); err != nil {
-			return Status{}, err
+	op := r.req.Mode
+	switch {
+	case hasPrev && prev.DeployID == r.req.DeployID && prev.Finished():
+		return r.answerAgain(ctx, prev)
+	case !hasPrev:
+		return r.refuse(ctx, prev, fmt.Errorf("%w: %s has never been deployed", ErrNothingToRollBack, r.key))
+	case !prev.Finished() && prev.RollingBack:
+		r.st = prev
+		r.st.RequestedBy, r.st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
+		if err := r.begin(ctx, "continue the rollback under way"); err != nil {
+			return r.fail(ctx, r.st.Step, err)
 		}
-		return prev, nil
+		return r.rollBack(ctx)
+	case !prev.Finished():
+		return r.closeUnfinished(ctx, prev)
+	case op == ModeAbort:
+		return r.refuse(ctx, prev, fmt.Errorf("%w: nothing to abort: %s %s of %s %s", ErrNothingToRollBack, prev.Mode, prev.DeployID, r.key, prev.State))
+	case prev.State != StateSucceeded || prev.RollingBack || prev.Mode == ModeAbort || prev.PreviousTaskSetArn == "":
+		return r.refuse(ctx, prev, fmt.Errorf("%w: the last operation on %s was %s %s (%s), which left no earlier task set to go back to; deploy a build instead",
+			ErrNothingToRollBack, r.key, prev.Mode, prev.DeployID, prev.State))
 	}
-	r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: ModeRollback, Step: StepLock, State: StateRunning,
-		RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID, Artifact: prev.Artifact, ConfigSHA: prev.ConfigSHA}
-	if err := r.save(ctx); err != nil {
-		return r.fail(ctx, StepLock, err)
+	// A deploy that succeeded: its previous task set must still be there.
+	ts, found, err := r.describeTaskSet(ctx, prev.PreviousTaskSetArn)
+	if err != nil {
+		return r.refuse(ctx, prev, err)
 	}
-	r.emit(ctx, events.DeployStarted, 0, "rollback to the previous task set", nil)
+	if !found || aws.ToString(ts.Status) == "DRAINING" {
+		return r.refuse(ctx, prev, fmt.Errorf("%w: task set %s, which served before deploy %s, is gone", ErrNothingToRollBack, prev.PreviousTaskSetArn, prev.DeployID))
+	}
+	r.st = r.rollbackOf(prev, "")
+	if err := r.begin(ctx, fmt.Sprintf("roll back deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.PreviousTaskSetArn)); err != nil {
+		return r.fail(ctx, r.st.Step, err)
+	}
+	return r.rollBack(ctx)
+}
 
-	_, serving, err := r.readRules(ctx)
+// askToStop asks the deploy running on the lock, if any, to stop at its
+// next safe point.
+func (r *run) askToStop(ctx context.Context) error {
+	it, ok, err := r.p.cfg.Locker.Peek(ctx, r.key)
+	if err != nil || !ok || it.Released {
+		return err
+	}
+	st, ok, err := decodeStatus(it.Data)
 	if err != nil {
-		return r.fail(ctx, StepReadColour, err)
+		return permanentError{err}
 	}
-	sets, err := r.listTaskSets(ctx)
-	if err != nil {
-		return r.fail(ctx, StepReadColour, err)
+	if !ok || st.RunID == "" || st.State != StateRunning || st.DeployID == r.req.DeployID {
+		return nil
 	}
-	idle := otherColour(serving)
-	idleTG := r.env.TargetGroupARNs[idle]
-	r.st.PreviousColour, r.st.NewColour = serving, idle
-	for _, ts := range sets {
-		status := aws.ToString(ts.Status)
-		if status == "DRAINING" {
-			continue
+	r.log.Info().Str("running_deploy_id", st.DeployID).Int("step", st.Step).Msg("asking the running deploy to stop")
+	return r.p.cfg.Locker.RequestStop(ctx, r.key, StopRequest{RunID: st.RunID, By: r.req.DeployID, Mode: r.req.Mode})
+}
+
+// closeUnfinished acts on a deploy that did not finish: if traffic moved,
+// the previous task set serves again; if not, an abort closes it as it is
+// and a rollback refuses, since there is nothing to roll back.
+func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) {
+	moved := prev.movedTraffic()
+	if prev.Step == StepSwap && prev.NewColour != "" {
+		_, serving, err := r.readRules(ctx)
+		if err != nil {
+			return r.refuse(ctx, prev, err)
 		}
-		if onTargetGroup(ts, idleTG) && ts.RunningCount > 0 && r.st.NewTaskSetArn == "" {
-			r.st.NewTaskSetArn = aws.ToString(ts.TaskSetArn)
+		moved = serving == prev.NewColour
+	}
+	if moved {
+		if prev.PreviousTaskSetArn == "" {
+			return r.refuse(ctx, prev, fmt.Errorf("%w: deploy %s moved traffic, but nothing served before it", ErrNothingToRollBack, prev.DeployID))
 		}
-		if onTargetGroup(ts, r.env.TargetGroupARNs[serving]) && (status == "PRIMARY" || r.st.PreviousTaskSetArn == "") {
-			r.st.PreviousTaskSetArn = aws.ToString(ts.TaskSetArn)
+		r.st = r.rollbackOf(prev, prev.DeployID)
+		if err := r.begin(ctx, fmt.Sprintf("roll back unfinished deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.PreviousTaskSetArn)); err != nil {
+			return r.fail(ctx, r.st.Step, err)
+		}
+		return r.rollBack(ctx)
+	}
+	reason := fmt.Sprintf("%s %s stopped at step %d (%s) before moving traffic", prev.Mode, prev.DeployID, prev.Step, stepName(prev.Step))
+	if r.req.Mode == ModeRollback {
+		return r.refuse(ctx, prev, fmt.Errorf("%w: %s: resume or start over (or abort it)", ErrUnfinished, reason))
+	}
+	r.st = prev
+	r.st.DeployID, r.st.Mode, r.st.Closes = r.req.DeployID, ModeAbort, prev.DeployID
+	r.st.RequestedBy, r.st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
+	if err := r.begin(ctx, "abort "+reason); err != nil {
+		return r.fail(ctx, r.st.Step, err)
+	}
+	if r.st.CommandsOpen {
+		if err := r.closeCommands(ctx); err != nil {
+			return r.fail(ctx, r.st.Step, err)
 		}
 	}
-	if r.st.NewTaskSetArn == "" {
-		return r.fail(ctx, StepReadColour, permanentError{fmt.Errorf("nothing to roll back to: no running task set on the %s target group %s", idle, idleTG)})
+	return r.finish(ctx, StateAborted, fmt.Errorf("aborted %s; what served before still serves", reason))
+}
+
+// rollbackOf is the status of a new rollback of the deploy prev describes;
+// closes names prev if it did not finish.
+func (r *run) rollbackOf(prev Status, closes string) Status {
+	st := prev
+	st.DeployID, st.Mode, st.Closes, st.RollingBack = r.req.DeployID, r.req.Mode, closes, true
+	st.State, st.Step, st.Error = StateRunning, StepReadColour, ""
+	st.RequestedBy, st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
+	st.SkipCommands = r.req.SkipCommands
+	return st
+}
+
+// rollBackAfter starts a deploy's own rollback, for a problem found after
+// the swap.
+func (r *run) rollBackAfter(ctx context.Context, problem string) (Status, error) {
+	r.log.Warn().Str("problem", problem).Msg("rolling back")
+	r.st.RollingBack, r.st.Error = true, problem
+	if err := r.save(ctx); err != nil {
+		return r.fail(ctx, r.st.Step, err)
 	}
-	for _, step := range []int{StepSwap, StepPrimary} {
+	return r.rollBack(ctx)
+}
+
+// rollBack works towards a rollback's goal: the previous task set serves,
+// behind its own colour, and is PRIMARY; then the post-deploy commands
+// run. Each action looks at AWS first, so a retried or resumed rollback
+// does only what is left, and never serves the new task set again.
+//
+// The swap back and the primary update run to the end once begun; a
+// shutdown stops the rollback only before its post-deploy commands.
+func (r *run) rollBack(ctx context.Context) (Status, error) {
+	if r.st.PreviousTaskSetArn == "" || r.st.PreviousColour == "" {
+		return r.fail(ctx, r.st.Step, fmt.Errorf("%w: no task set served before %s", ErrNothingToRollBack, r.st.DeployID))
+	}
+	for _, step := range []int{StepSwap, StepPrimary, StepPostDeploy} {
+		stepCtx := context.WithoutCancel(ctx)
+		if step == StepPostDeploy {
+			if ctx.Err() != nil {
+				return r.interrupted(ctx, step)
+			}
+			stepCtx = ctx
+		}
 		r.st.Step = step
-		if err := r.save(ctx); err != nil {
+		if err := r.save(stepCtx); err != nil {
 			return r.fail(ctx, step, err)
 		}
-		r.emit(ctx, events.StepStarted, step, "", nil)
+		if err := r.hook(BeforeStep, step); err != nil {
+			return r.crash(err)
+		}
+		r.emit(stepCtx, events.StepStarted, step, "rolling back", nil)
 		var err error
-		if step == StepSwap {
-			var ok bool
-			var why string
-			if ok, why, err = r.targetsHealthy(ctx, idleTG, 1); err == nil && !ok {
-				err = permanentError{fmt.Errorf("the %s target group cannot take traffic: %s", idle, why)}
+		switch step {
+		case StepSwap:
+			err = r.serveColour(stepCtx, r.st.PreviousColour, r.previousReady)
+		case StepPrimary:
+			err = r.setPrimary(stepCtx, r.st.PreviousTaskSetArn)
+		case StepPostDeploy:
+			if err = r.confirm(stepCtx, r.st.PreviousColour, r.st.PreviousTaskSetArn); err == nil {
+				err = r.closeCommands(stepCtx)
 			}
-			if err == nil {
-				err = r.serveColour(context.WithoutCancel(ctx), idle)
-			}
-		} else {
-			err = r.setPrimary(context.WithoutCancel(ctx), r.st.NewTaskSetArn)
+		}
+		if err != nil && ctx.Err() != nil && step == StepPostDeploy && !errors.Is(err, ErrLockLost) {
+			return r.interrupted(ctx, step)
 		}
 		if err != nil {
-			return r.fail(ctx, step, err)
+			return r.fail(ctx, step, r.rollbackFailure(ctx, err))
 		}
-		r.emit(ctx, events.StepSucceeded, step, "", nil)
+		if err := r.hook(AfterStep, step); err != nil {
+			return r.crash(err)
+		}
+		r.emit(stepCtx, events.StepSucceeded, step, r.stepNote(step), nil)
 	}
-	if err := r.confirm(ctx); err != nil {
-		return r.fail(ctx, StepPrimary, err)
+	if r.st.Mode == ModeRollback || r.st.Mode == ModeAbort {
+		return r.finish(ctx, StateSucceeded, nil)
 	}
-	return r.finish(ctx, StateSucceeded, nil)
+	return r.finish(ctx, StateRolledBack, fmt.Errorf("%w: %s", ErrRolledBack, r.st.Error))
+}
+
+// previousReady says whether the previous task set may take traffic back:
+// at least its computed desired count of healthy targets.
+func (r *run) previousReady(ctx context.Context) (bool, string, error) {
+	ts, found, err := r.describeTaskSet(ctx, r.st.PreviousTaskSetArn)
+	if err != nil {
+		return false, "", err
+	}
+	if !found || aws.ToString(ts.Status) == "DRAINING" {
+		return false, fmt.Sprintf("task set %s is gone", r.st.PreviousTaskSetArn), nil
+	}
+	h, err := r.readHealth(ctx, r.env.TargetGroupARNs[r.st.PreviousColour])
+	if err != nil {
+		return false, "", err
+	}
+	ok, why := h.readyForSome(int(ts.ComputedDesiredCount))
+	return ok, why, nil
+}
+
+// rollbackFailure adds to a failed rollback the health of both target
+// groups and what to send next.
+func (r *run) rollbackFailure(ctx context.Context, err error) error {
+	var parts []string
+	for _, colour := range []string{r.st.PreviousColour, otherColour(r.st.PreviousColour)} {
+		tg := r.env.TargetGroupARNs[colour]
+		h, herr := r.readHealth(ctx, tg)
+		if herr != nil {
+			parts = append(parts, fmt.Sprintf("%s target group %s: %v", colour, tg, herr))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s target group %s: %s", colour, tg, h.describe(0)))
+	}
+	return fmt.Errorf("rollback to %s did not finish: %w; %s; send resume or rollback to finish it once %s is healthy, or start-over with a build that works",
+		r.st.PreviousTaskSetArn, err, strings.Join(parts, "; "), r.st.PreviousColour)
+}
+
+// closeCommands runs the post-deploy commands as the close of an operation
+// that does not end with the new build serving: they see the task
+// definition that serves at the end.
+func (r *run) closeCommands(ctx context.Context) error {
+	if r.st.SkipCommands || len(r.app.PostDeployCommandTemplates) == 0 {
+		r.st.CommandsOpen = false
+		return nil
+	}
+	td, err := r.servingTaskDefinition(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.runCommands(ctx, "post-deploy", r.app.PostDeployCommandTemplates, td); err != nil {
+		return err
+	}
+	r.st.CommandsOpen = false
+	return nil
+}
+
+// servingTaskDefinition is the task definition of the task set that served
+// before this deploy and serves after its close.
+func (r *run) servingTaskDefinition(ctx context.Context) (string, error) {
+	if r.st.PreviousTaskSetArn == "" {
+		return "", errors.New("no task set served before this deploy")
+	}
+	ts, found, err := r.describeTaskSet(ctx, r.st.PreviousTaskSetArn)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("task set %s is gone", r.st.PreviousTaskSetArn)
+	}
+	return aws.ToString(ts.TaskDefinition), nil
+}
+
+// closeFailed runs the post-deploy commands of a deploy that failed before
+// moving traffic, if its pre-deploy commands ran.
+func (r *run) closeFailed(ctx context.Context, step int) error {
+	if !r.st.CommandsOpen || r.st.RollingBack || step > StepSwap {
+		return nil
+	}
+	if step == StepSwap {
+		_, serving, err := r.readRules(ctx)
+		if err != nil || serving == r.st.NewColour {
+			return err
+		}
+	}
+	return r.closeCommands(ctx)
 }

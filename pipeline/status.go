@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -13,12 +15,23 @@ const (
 	StateSucceeded  State = "succeeded"
 	StateFailed     State = "failed"
 	StateRolledBack State = "rolled_back"
+	StateAborted    State = "aborted"
 )
 
+// StatusVersion is the format of the Status this code writes. Version 2
+// added the rollback goal (RollingBack), RunID and CommandsOpen; version 1
+// statuses carry no version and read as version 1.
+const StatusVersion = 2
+
+// ErrStatusTooNew is returned for a status written by a newer ecs-deploy:
+// acting on it could undo what that version meant, so nothing is done.
+var ErrStatusTooNew = errors.New("deploy status written by a newer ecs-deploy")
+
 // Status is the deploy status: what a resume, a start-over or a rollback
-// needs to know of the last deploy of an app and environment. It is the
+// needs to know of the last operation on an app and environment. It is the
 // lock's data, replaced before each step and kept when the lock is released.
 type Status struct {
+	Version       int       `json:"version"`
 	DeployID      string    `json:"deploy_id"`
 	App           string    `json:"app"`
 	Env           string    `json:"env"`
@@ -26,6 +39,7 @@ type Status struct {
 	State         State     `json:"state"`
 	Step          int       `json:"step"`
 	Owner         string    `json:"owner,omitempty"`
+	RunID         string    `json:"run_id,omitempty"`
 	Artifact      Artifact  `json:"artifact"`
 	ConfigSHA     string    `json:"config_sha"`
 	RequestedBy   string    `json:"requested_by,omitempty"`
@@ -43,21 +57,50 @@ type Status struct {
 	// first try of this deploy: the task set a rollback re-serves.
 	PreviousColour     string `json:"previous_colour,omitempty"`
 	PreviousTaskSetArn string `json:"previous_task_set_arn,omitempty"`
+	// PreviousArtifact is the build that task set runs, when the deploy
+	// that put it there is known.
+	PreviousArtifact *Artifact `json:"previous_artifact,omitempty"`
+
+	// RollingBack says the operation works to put the previous task set
+	// back: it serves, and it is PRIMARY. Once set it stays set, so a
+	// retried, redelivered or resumed operation keeps that goal and never
+	// serves the new task set again.
+	RollingBack bool `json:"rolling_back,omitempty"`
+	// Closes names the unfinished deploy a rollback or an abort ended.
+	Closes string `json:"closes,omitempty"`
+	// CommandsOpen says the pre-deploy commands ran and the post-deploy
+	// commands have not run since.
+	CommandsOpen bool `json:"commands_open,omitempty"`
+	// SkipCommands says the request asked for no pre- or post-deploy
+	// commands.
+	SkipCommands bool `json:"skip_commands,omitempty"`
 }
 
-// Finished says whether the deploy the status describes has ended for good:
-// succeeded or rolled back. A running or failed one can be resumed.
-func (s Status) Finished() bool { return s.State == StateSucceeded || s.State == StateRolledBack }
+// Finished says whether the operation the status describes has ended for
+// good: succeeded, rolled back or aborted. A running or failed one can be
+// resumed.
+func (s Status) Finished() bool {
+	return s.State == StateSucceeded || s.State == StateRolledBack || s.State == StateAborted
+}
+
+// movedTraffic says whether the deploy got as far as the swap; at step 9
+// only the listener can tell whether the swap was done.
+func (s Status) movedTraffic() bool { return s.Step > StepSwap }
 
 func (s Status) encode() []byte {
 	b, _ := json.Marshal(s)
 	return b
 }
 
-func decodeStatus(b []byte) (Status, bool) {
+// decodeStatus reads a stored status; ok is false when there is none.
+func decodeStatus(b []byte) (Status, bool, error) {
 	var s Status
 	if len(b) == 0 || json.Unmarshal(b, &s) != nil || s.DeployID == "" {
-		return Status{}, false
+		return Status{}, false, nil
 	}
-	return s, true
+	if s.Version > StatusVersion {
+		return Status{}, false, fmt.Errorf("%w: deploy %s of %s-%s has status format %d; this daemon knows up to %d: upgrade it to act on this app and environment",
+			ErrStatusTooNew, s.DeployID, s.App, s.Env, s.Version, StatusVersion)
+	}
+	return s, true, nil
 }

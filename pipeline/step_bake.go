@@ -2,88 +2,67 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
 
 // bake is step 11: for the bake time (at least once) the new target group
-// stays healthy and no configured alarm is in ALARM. Otherwise the deploy
-// rolls back by itself: the previous task set serves again and is PRIMARY.
+// stays healthy and no configured alarm is in ALARM. A problem calls for a
+// rollback (a rollBackError): the previous task set serves again.
+//
+// A check that fails (throttling, a 5xx, HealthUnavailable) is tried again
+// at the next poll. The bake completes only with a good check at or after
+// its end; when maxPollErrors checks in a row fail after the end, the new
+// build cannot be vouched for, and that too calls for a rollback.
 func (r *run) bake(ctx context.Context) error {
 	clock := r.p.cfg.Clock
 	end := clock.Now().Add(time.Duration(r.env.BakeTime))
-	want, err := r.newTaskSetSize(ctx)
-	if err != nil {
-		return err
-	}
+	failures := 0
 	for {
-		problem, err := r.bakeCheck(ctx, want)
-		if err != nil {
+		problem, err := r.bakeCheck(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
 			return err
-		}
-		if problem != "" {
-			r.log.Warn().Str("problem", problem).Msg("rolling back")
-			if err := r.rollBackTraffic(ctx); err != nil {
-				return fmt.Errorf("%s; rollback failed: %w", problem, err)
+		case err != nil:
+			failures++
+			r.log.Warn().Err(err).Int("failures", failures).Msg("bake check failed; trying again")
+			if failures >= maxPollErrors && !clock.Now().Before(end) {
+				return rollBackError{fmt.Sprintf("the new build could not be checked after the swap (%d checks in a row failed): %v", failures, err)}
 			}
-			return fmt.Errorf("%w: %s", ErrRolledBack, problem)
-		}
-		if !clock.Now().Before(end) {
+		case problem != "":
+			return rollBackError{problem}
+		case !clock.Now().Before(end):
 			return nil
+		default:
+			failures = 0
 		}
-		if err := clock.Sleep(ctx, min(r.p.cfg.BakePoll, end.Sub(clock.Now()))); err != nil {
+		wait := r.p.cfg.BakePoll
+		if left := end.Sub(clock.Now()); left > 0 && failures == 0 {
+			wait = min(wait, left)
+		}
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
 }
 
 // bakeCheck returns what is wrong with the new task set, or "".
-func (r *run) bakeCheck(ctx context.Context, want int) (string, error) {
-	tg := r.env.TargetGroupARNs[r.st.NewColour]
-	ok, why, err := r.targetsHealthy(ctx, tg, want)
+func (r *run) bakeCheck(ctx context.Context) (string, error) {
+	ok, why, err := r.newReady(ctx)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return fmt.Sprintf("%s target group %s: %s", r.st.NewColour, tg, why), nil
+		return fmt.Sprintf("%s target group %s: %s", r.st.NewColour, r.env.TargetGroupARNs[r.st.NewColour], why), nil
 	}
-	if len(r.env.AlarmNames) == 0 {
-		return "", nil
-	}
-	out, err := r.aws.CloudWatch.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: r.env.AlarmNames})
+	alarms, err := r.readAlarms(ctx)
 	if err != nil {
-		return "", fmt.Errorf("describe alarms: %w", err)
+		return "", err
 	}
-	for _, a := range out.MetricAlarms {
-		if a.StateValue == cwtypes.StateValueAlarm {
-			return fmt.Sprintf("alarm %s is in ALARM: %s", aws.ToString(a.AlarmName), aws.ToString(a.StateReason)), nil
+	for _, a := range alarms {
+		if a.state == "ALARM" {
+			return fmt.Sprintf("alarm %s is in ALARM: %s", a.name, a.reason), nil
 		}
 	}
 	return "", nil
-}
-
-// rollBackTraffic sends traffic back to the task set that served before
-// this deploy and makes it PRIMARY again; the new one stays ACTIVE.
-func (r *run) rollBackTraffic(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	if r.st.PreviousTaskSetArn == "" {
-		return errors.New("no task set served before this deploy")
-	}
-	prevTG := r.env.TargetGroupARNs[r.st.PreviousColour]
-	ok, why, err := r.targetsHealthy(ctx, prevTG, 1)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("the previous %s target group cannot take traffic: %s", r.st.PreviousColour, why)
-	}
-	if err := r.serveColour(ctx, r.st.PreviousColour); err != nil {
-		return err
-	}
-	return r.setPrimary(ctx, r.st.PreviousTaskSetArn)
 }

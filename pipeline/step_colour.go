@@ -102,9 +102,14 @@ func forwardTargets(actions []elbtypes.Action) []string {
 // readColour is step 3: which colour serves, and so which one this deploy
 // moves traffic to. On the first try it also records what serves now, the
 // task set a rollback goes back to.
+//
+// Every alarm of AlarmNames must exist, or the bake would watch nothing.
 func (r *run) readColour(ctx context.Context) (*albView, error) {
 	rules, serving, err := r.readRules(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkAlarms(ctx); err != nil {
 		return nil, err
 	}
 	sets, err := r.listTaskSets(ctx)
@@ -124,6 +129,10 @@ func (r *run) readColour(ctx context.Context) (*albView, error) {
 					break
 				}
 			}
+		}
+		if last := r.prev; last.State == StateSucceeded && !last.RollingBack && last.NewTaskSetArn == r.st.PreviousTaskSetArn && r.st.PreviousTaskSetArn != "" {
+			a := last.Artifact
+			r.st.PreviousArtifact = &a
 		}
 	}
 	r.log.Info().Str("serving", serving).Str("new_colour", r.st.NewColour).Str("previous_task_set", r.st.PreviousTaskSetArn).Msg("read active colour")

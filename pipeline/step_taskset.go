@@ -187,11 +187,23 @@ func (r *run) waitStable(ctx context.Context) error {
 	})
 }
 
-// stoppedTasks fails fast when a task of the task set stopped on its own.
+// healthCheckStops is how many of the new task set's tasks the scheduler
+// may stop for failing their load balancer health checks before step 7
+// gives up: a build that never passes them would otherwise be replaced
+// until the rollout timeout.
+const healthCheckStops = 3
+
+// stoppedTasks fails fast when tasks of the task set stopped for the
+// build's fault: one whose essential container exited or that failed to
+// start, or healthCheckStops stopped by the scheduler for failing health
+// checks. Tasks stopped for a Spot interruption, a termination notice, a
+// scale-in or by a user are not the build's fault: they are replaced and the
+// rollout waits.
+//
 // ECS lists tasks by startedBy only with no other filter, and then only
 // running ones, so stopped tasks are listed by family and matched to the
-// task set by their startedBy. seen holds the tasks already looked at, so
-// each is described once.
+// task set by their startedBy. seen holds the tasks already looked at and
+// whether each failed its health checks, so each is described once.
 func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet, seen map[string]bool) error {
 	arns, err := r.listTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.env.Cluster),
 		Family: aws.String(r.env.Family), DesiredStatus: ecstypes.DesiredStatusStopped})
@@ -200,7 +212,7 @@ func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet, seen map[st
 	}
 	var fresh []string
 	for _, arn := range arns {
-		if !seen[arn] {
+		if _, ok := seen[arn]; !ok {
 			fresh = append(fresh, arn)
 		}
 	}
@@ -212,20 +224,36 @@ func (r *run) stoppedTasks(ctx context.Context, ts ecstypes.TaskSet, seen map[st
 		return fmt.Errorf("describe stopped tasks of family %s: %w", r.env.Family, err)
 	}
 	for _, t := range tasks {
-		seen[aws.ToString(t.TaskArn)] = true
+		arn := aws.ToString(t.TaskArn)
+		seen[arn] = false
 		if aws.ToString(t.StartedBy) != aws.ToString(ts.Id) {
 			continue
 		}
-		if t.StopCode == ecstypes.TaskStopCodeServiceSchedulerInitiated || t.StopCode == ecstypes.TaskStopCodeUserInitiated {
-			continue
-		}
-		var exits []string
-		for _, c := range t.Containers {
-			if c.ExitCode != nil {
-				exits = append(exits, fmt.Sprintf("%s exited %d", aws.ToString(c.Name), *c.ExitCode))
+		reason := aws.ToString(t.StoppedReason)
+		switch t.StopCode {
+		case ecstypes.TaskStopCodeEssentialContainerExited, ecstypes.TaskStopCodeTaskFailedToStart:
+			var exits []string
+			for _, c := range t.Containers {
+				if c.ExitCode != nil {
+					exits = append(exits, fmt.Sprintf("%s exited %d", aws.ToString(c.Name), *c.ExitCode))
+				}
+			}
+			return failFast{fmt.Errorf("task %s stopped: %s (%s) %s", arn, reason, t.StopCode, strings.Join(exits, ", "))}
+		case ecstypes.TaskStopCodeServiceSchedulerInitiated:
+			if !strings.Contains(strings.ToLower(reason), "health check") {
+				continue
+			}
+			seen[arn] = true
+			failed := 0
+			for _, hc := range seen {
+				if hc {
+					failed++
+				}
+			}
+			if failed >= healthCheckStops {
+				return failFast{fmt.Errorf("%d tasks were stopped for failing health checks; the last: %s: %s", failed, arn, reason)}
 			}
 		}
-		return failFast{fmt.Errorf("task %s stopped: %s (%s) %s", aws.ToString(t.TaskArn), aws.ToString(t.StoppedReason), t.StopCode, strings.Join(exits, ", "))}
 	}
 	return nil
 }

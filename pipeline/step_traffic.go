@@ -11,30 +11,6 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-// targetsHealthy says whether the target group has at least want targets
-// and all of them, draining ones aside, are healthy; if not, why not.
-func (r *run) targetsHealthy(ctx context.Context, tg string, want int) (bool, string, error) {
-	out, err := r.aws.ELB.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
-	if err != nil {
-		return false, "", fmt.Errorf("describe target health of %s: %w", tg, err)
-	}
-	healthy := 0
-	for _, d := range out.TargetHealthDescriptions {
-		state := d.TargetHealth.State
-		switch state {
-		case elbtypes.TargetHealthStateEnumHealthy:
-			healthy++
-		case elbtypes.TargetHealthStateEnumDraining:
-		default:
-			return false, fmt.Sprintf("target %s is %s (%s)", aws.ToString(d.Target.Id), state, d.TargetHealth.Reason), nil
-		}
-	}
-	if healthy < want || healthy == 0 {
-		return false, fmt.Sprintf("%d healthy targets, want %d", healthy, max(want, 1)), nil
-	}
-	return true, "", nil
-}
-
 // newTaskSetSize is the computed desired count of the new task set.
 func (r *run) newTaskSetSize(ctx context.Context) (int, error) {
 	ts, err := r.awaitTaskSet(ctx, r.st.NewTaskSetArn)
@@ -44,33 +20,57 @@ func (r *run) newTaskSetSize(ctx context.Context) (int, error) {
 	return int(ts.ComputedDesiredCount), nil
 }
 
-// verify is step 8: before traffic moves, every target of the new target
-// group is healthy, and the verify commands pass.
-func (r *run) verify(ctx context.Context) error {
+// newReady says whether the new colour may take traffic: at least the new
+// task set's computed desired count of targets, all of them healthy.
+func (r *run) newReady(ctx context.Context) (bool, string, error) {
 	want, err := r.newTaskSetSize(ctx)
 	if err != nil {
-		return err
+		return false, "", err
 	}
-	tg := r.env.TargetGroupARNs[r.st.NewColour]
-	ok, why, err := r.targetsHealthy(ctx, tg, want)
+	h, err := r.readHealth(ctx, r.env.TargetGroupARNs[r.st.NewColour])
+	if err != nil {
+		return false, "", err
+	}
+	ok, why := h.readyForAll(want)
+	return ok, why, nil
+}
+
+// verify is step 8: before traffic moves, the new target group is ready
+// and the verify commands pass. Step 9 checks health again right before
+// the swap, since verify commands can take minutes.
+func (r *run) verify(ctx context.Context) error {
+	ok, why, err := r.newReady(ctx)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%s target group %s is not ready for traffic: %s", r.st.NewColour, tg, why)
+		return fmt.Errorf("%s target group %s is not ready for traffic: %s", r.st.NewColour, r.env.TargetGroupARNs[r.st.NewColour], why)
 	}
 	return r.runCommands(ctx, "verify", r.app.VerifyCommandTemplates, r.st.TaskDefinitionArn)
 }
 
+// readyFunc says, right before a swap, whether the colour about to serve
+// may take traffic, and if not why not.
+type readyFunc func(ctx context.Context) (bool, string, error)
+
 // serveColour makes colour's rule the lower-priority one, in one
-// SetRulePriorities call; it does nothing if it already is.
-func (r *run) serveColour(ctx context.Context, colour string) error {
+// SetRulePriorities call; it does nothing if it already is. Right before
+// the call, ready must say yes: otherwise traffic stays where it is.
+func (r *run) serveColour(ctx context.Context, colour string, ready readyFunc) error {
 	rules, serving, err := r.readRules(ctx)
 	if err != nil {
 		return err
 	}
 	if serving == colour {
 		return nil
+	}
+	ok, why, err := ready(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("swap to %s refused, %s keeps serving: the %s target group %s is not ready: %s",
+			colour, serving, colour, r.env.TargetGroupARNs[colour], why)
 	}
 	if err := r.lock.Check(); err != nil {
 		return err
@@ -88,7 +88,7 @@ func (r *run) serveColour(ctx context.Context, colour string) error {
 }
 
 // swap is step 9.
-func (r *run) swap(ctx context.Context) error { return r.serveColour(ctx, r.st.NewColour) }
+func (r *run) swap(ctx context.Context) error { return r.serveColour(ctx, r.st.NewColour, r.newReady) }
 
 // setPrimary makes the task set PRIMARY unless it already is.
 func (r *run) setPrimary(ctx context.Context, arn string) error {
@@ -113,26 +113,26 @@ func (r *run) setPrimary(ctx context.Context, arn string) error {
 // makePrimary is step 10; the old task set stays ACTIVE for a rollback.
 func (r *run) makePrimary(ctx context.Context) error { return r.setPrimary(ctx, r.st.NewTaskSetArn) }
 
-// confirm checks the end state before success is declared: the new task
-// set is PRIMARY and its target group is behind the serving rule. ECS may
-// take a moment to show the primary update, so that is asked again for
+// confirm checks the end state before an operation is declared done: the
+// colour serves, and the task set behind it is PRIMARY. ECS may take a
+// moment to show the primary update, so that is asked again for
 // consistencyGrace.
-func (r *run) confirm(ctx context.Context) error {
+func (r *run) confirm(ctx context.Context, colour, arn string) error {
 	_, serving, err := r.readRules(ctx)
 	if err != nil {
 		return err
 	}
-	if serving != r.st.NewColour {
-		return fmt.Errorf("end state: %s serves, not the new %s", serving, r.st.NewColour)
+	if serving != colour {
+		return fmt.Errorf("end state: %s serves, not %s", serving, colour)
 	}
 	status := ""
-	err = r.poll(ctx, consistencyGrace, "task set "+r.st.NewTaskSetArn+" to be PRIMARY", func() (bool, error) {
-		ts, found, err := r.describeTaskSet(ctx, r.st.NewTaskSetArn)
+	err = r.poll(ctx, consistencyGrace, "task set "+arn+" to be PRIMARY", func() (bool, error) {
+		ts, found, err := r.describeTaskSet(ctx, arn)
 		status = cmp.Or(aws.ToString(ts.Status), "missing")
 		return found && status == "PRIMARY", err
 	})
 	if err != nil {
-		return fmt.Errorf("end state: the new task set %s is %s, not PRIMARY: %w", r.st.NewTaskSetArn, status, err)
+		return fmt.Errorf("end state: task set %s is %s, not PRIMARY: %w", arn, status, err)
 	}
 	return nil
 }

@@ -13,7 +13,9 @@ import (
 
 // templateData is what templates see, under the original tool's names:
 // .Environment, .Region, .Account, .Artifact.BuildNumber, .Artifact.Value,
-// .Artifact.Tags, and .TaskDefinition once the task definition exists.
+// .Artifact.Tags, and once the task definition exists .TaskDefinition, as
+// the original gave it (family:revision, the last part of the ARN), and
+// .TaskDefinitionArn, the whole ARN.
 func templateData(env, region, account string, a Artifact, taskDefinition string) map[string]any {
 	tags := map[string]any{}
 	for k, v := range a.Tags {
@@ -26,7 +28,8 @@ func templateData(env, region, account string, a Artifact, taskDefinition string
 		"Artifact":    map[string]any{"BuildNumber": a.BuildNumber, "Value": a.Value, "Tags": tags},
 	}
 	if taskDefinition != "" {
-		data["TaskDefinition"] = taskDefinition
+		data["TaskDefinition"] = taskDefinition[strings.LastIndex(taskDefinition, "/")+1:]
+		data["TaskDefinitionArn"] = taskDefinition
 	}
 	return data
 }

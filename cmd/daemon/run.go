@@ -184,7 +184,11 @@ func (m *Main) Close() error {
 			errs = append(errs, m.server.Shutdown(ctx))
 		}
 		if m.locker != nil {
-			errs = append(errs, m.locker.Close())
+			// The router has waited for the handlers: their locks are
+			// released or abandoned by now, unless a deploy is stuck.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			errs = append(errs, m.locker.Close(ctx))
 		}
 		m.log.Info().Msg("stopped")
 	})

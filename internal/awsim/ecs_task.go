@@ -260,6 +260,8 @@ func (s *Server) ecsListTasks(body []byte) (any, error) {
 	// startedBy and serviceName each exclude the other filters; the
 	// desired status, RUNNING unless given, applies with any of them.
 	switch {
+	case len(in.StartedBy) > 36:
+		return nil, invalidParam("startedBy longer than 36.")
 	case in.StartedBy != "" && (in.ServiceName != "" || in.Family != "" || in.LaunchType != "" || in.ContainerInstance != ""):
 		return nil, invalidParam("cannot specify startedBy with other arguments")
 	case in.ServiceName != "" && (in.Family != "" || in.ContainerInstance != ""):

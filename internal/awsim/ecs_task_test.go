@@ -39,6 +39,7 @@ func TestListTasksFilters(t *testing.T) {
 		{"startedBy and serviceName", ecs.ListTasksInput{StartedBy: green.Id, ServiceName: &sd.Service}, "cannot specify startedBy with other arguments"},
 		{"startedBy and launchType", ecs.ListTasksInput{StartedBy: green.Id, LaunchType: ecstypes.LaunchTypeFargate}, "cannot specify startedBy with other arguments"},
 		{"serviceName and family", ecs.ListTasksInput{ServiceName: &sd.Service, Family: aws.String("lt")}, "cannot specify serviceName with other arguments"},
+		{"startedBy over 36 characters", ecs.ListTasksInput{StartedBy: aws.String("ecscompose-production_prod-ecscpu1_alerts")}, "startedBy longer than 36."},
 		{"maxResults 0", ecs.ListTasksInput{MaxResults: aws.Int32(0)}, "maxResults must be between 1 and 100."},
 		{"maxResults 101", ecs.ListTasksInput{MaxResults: aws.Int32(101)}, "maxResults must be between 1 and 100."},
 	}

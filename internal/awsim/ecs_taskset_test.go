@@ -151,6 +151,44 @@ func TestTaskSetTargetGroup(t *testing.T) {
 	})
 }
 
+// TestCreateTaskSetRequest: the client token is up to 36 printable ASCII
+// characters, and a network configuration goes with the awsvpc network
+// mode and only with it.
+func TestCreateTaskSetRequest(t *testing.T) {
+	b := newBed(t, awsim.Config{})
+	sd := b.seed(t, awsim.Scenario{Name: "req"})
+	fargateTD := b.registerTaskDef(t, sd, "req:v2")
+	bridgeTD, err := b.ecs.RegisterTaskDefinition(b.ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("req-bridge"), Memory: aws.String("512"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(sd.ContainerName), Image: aws.String("req:bridge")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := []struct {
+		name    string
+		edit    func(*ecs.CreateTaskSetInput)
+		message string
+	}{
+		{"client token over 36 characters", func(in *ecs.CreateTaskSetInput) {
+			in.ClientToken = aws.String("deploy-2024-01-01T00:00:00Z-abcdefghij")
+		}, "clientToken must be up to 36 ASCII characters from 33 to 126."},
+		{"client token with a space", func(in *ecs.CreateTaskSetInput) { in.ClientToken = aws.String("deploy 1") },
+			"clientToken must be up to 36 ASCII characters from 33 to 126."},
+		{"awsvpc without network configuration", func(in *ecs.CreateTaskSetInput) { in.NetworkConfiguration = nil },
+			"Network Configuration must be provided when networkMode 'awsvpc' is specified."},
+		{"network configuration on bridge", func(in *ecs.CreateTaskSetInput) {
+			in.LaunchType, in.TaskDefinition, in.LoadBalancers = ecstypes.LaunchTypeEc2, bridgeTD.TaskDefinition.TaskDefinitionArn, nil
+		}, "Network Configuration is not valid for the given networkMode of this task definition."},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			in := taskSetInput(sd, fargateTD, sd.TargetGroupArns["green"], "x")
+			c.edit(in)
+			_, err := b.ecs.CreateTaskSet(b.ctx, in)
+			wantAPIError(t, err, "InvalidParameterException", c.message)
+		})
+	}
+}
+
 // TestTaskSetCapacity: where a task set's tasks run. A launch type or a
 // strategy of capacity providers associated with the cluster, else the
 // cluster's default strategy, else EC2, where the emulated clusters have
@@ -164,11 +202,6 @@ func TestTaskSetCapacity(t *testing.T) {
 		NetworkMode: ecstypes.NetworkModeAwsvpc, Cpu: aws.String("256"), Memory: aws.String("512"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(sd.ContainerName), Image: aws.String("cap:ec2"),
 			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(sd.ContainerPort))}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bridgeTD, err := b.ecs.RegisterTaskDefinition(b.ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("cap-bridge"), Memory: aws.String("512"),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(sd.ContainerName), Image: aws.String("cap:bridge")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +229,6 @@ func TestTaskSetCapacity(t *testing.T) {
 		}, "Task definition does not support launch_type FARGATE."},
 		{"platform version on the EC2 fallback", func(in *ecs.CreateTaskSetInput) { in.LaunchType, in.PlatformVersion = "", aws.String("1.4.0") },
 			"The platform version must be null when specifying an EC2 launch type."},
-		{"awsvpc without network configuration", func(in *ecs.CreateTaskSetInput) { in.NetworkConfiguration = nil },
-			"Network Configuration must be provided when networkMode 'awsvpc' is specified."},
-		{"network configuration on bridge", func(in *ecs.CreateTaskSetInput) {
-			in.LaunchType, in.TaskDefinition, in.LoadBalancers = ecstypes.LaunchTypeEc2, bridgeTD.TaskDefinition.TaskDefinitionArn, nil
-		}, "Network Configuration is not valid for the given networkMode of this task definition."},
 	}
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {

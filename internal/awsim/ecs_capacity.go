@@ -11,9 +11,6 @@ import (
 // CreateCapacityProvider, so they are the only ones a cluster can have.
 var fargateProviders = []string{"FARGATE", "FARGATE_SPOT"}
 
-// maxStrategyItems is the most capacity providers a strategy may name.
-const maxStrategyItems = 6
-
 // errNotAssociated is AWS's answer to a strategy naming a capacity
 // provider that is not associated with the cluster.
 func errNotAssociated() error {
@@ -35,9 +32,6 @@ func checkProviders(names []string) error {
 // associated, has weights or bases out of range, more than one base, or no
 // positive weight.
 func checkStrategy(strategy []capacityProviderItem, associated []string) error {
-	if len(strategy) > maxStrategyItems {
-		return invalidParam("A capacity provider strategy can contain at most %d capacity providers.", maxStrategyItems)
-	}
 	bases, weighted := 0, false
 	for _, item := range strategy {
 		if !slices.Contains(associated, item.CapacityProvider) {

@@ -32,6 +32,8 @@ func TestClusterCapacityProviders(t *testing.T) {
 		{"default strategy not associated", []string{"FARGATE"}, []ecstypes.CapacityProviderStrategyItem{item("FARGATE_SPOT", 1, 0)}, notAssociated},
 		{"weight over 1000", []string{"FARGATE"}, []ecstypes.CapacityProviderStrategyItem{item("FARGATE", 1001, 0)},
 			"The capacity provider weight must be between 0 and 1000."},
+		{"base over 100000", []string{"FARGATE"}, []ecstypes.CapacityProviderStrategyItem{item("FARGATE", 1, 100001)},
+			"The capacity provider base must be between 0 and 100000."},
 		{"two bases", []string{"FARGATE", "FARGATE_SPOT"}, []ecstypes.CapacityProviderStrategyItem{item("FARGATE", 1, 1), item("FARGATE_SPOT", 1, 2)},
 			"Only one capacity provider in a capacity provider strategy can have a base defined."},
 		{"no weight", []string{"FARGATE"}, []ecstypes.CapacityProviderStrategyItem{item("FARGATE", 0, 1)},

@@ -68,7 +68,7 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	if err := checkScale(sc); err != nil {
 		return nil, err
 	}
-	launchType, strategy, err := s.capacityOf(svc.cluster, in, td)
+	launchType, strategy, err := capacityOf(svc.cluster, in, td)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func validClientToken(token string) bool {
 // naming a capacity provider the cluster does not have, a platform
 // version on EC2, and a task definition not validated for Fargate on
 // Fargate capacity.
-func (s *Server) capacityOf(c *cluster, in createTaskSetInput, td *taskDefinition) (string, []capacityProviderItem, error) {
+func capacityOf(c *cluster, in createTaskSetInput, td *taskDefinition) (string, []capacityProviderItem, error) {
 	launchType, strategy := in.LaunchType, in.CapacityProviderStrategy
 	switch {
 	case launchType != "" && len(strategy) > 0:

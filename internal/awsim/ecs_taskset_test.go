@@ -217,6 +217,8 @@ func TestTaskSetCapacity(t *testing.T) {
 		edit    func(*ecs.CreateTaskSetInput)
 		message string
 	}{
+		{"unknown launch type", func(in *ecs.CreateTaskSetInput) { in.LaunchType = "LAMBDA" },
+			`launchType "LAMBDA" is not one of EC2, FARGATE, EXTERNAL.`},
 		{"launch type and strategy", func(in *ecs.CreateTaskSetInput) { in.CapacityProviderStrategy = strategy("FARGATE") },
 			"Specifying both a launch type and capacity provider strategy is not supported."},
 		{"provider not associated", func(in *ecs.CreateTaskSetInput) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -53,7 +54,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 }
 
 // TestAWSCLI points the AWS CLI at the command: it lists and describes what
-// was seeded, swaps the rule priorities and manages task sets.
+// was seeded, swaps the rule priorities and manages task sets, and sees
+// the refusals of DescribeTaskSets without task sets, of a task set on a
+// target group no load balancer uses, and of a sixth task set.
 func TestAWSCLI(t *testing.T) {
 	awsCLI, err := exec.LookPath("aws")
 	if err != nil {
@@ -85,6 +88,19 @@ func TestAWSCLI(t *testing.T) {
 		}
 		return m
 	}
+	// refused runs a command AWS refuses and checks the error the CLI
+	// prints: the operation, the error code and the message.
+	refused := func(op, code, message string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(awsCLI, append(args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json")...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
+			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+		out, err := cmd.CombinedOutput()
+		want := "An error occurred (" + code + ") when calling the " + op + " operation: " + message
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Fatalf("aws %s: err %v, output %s\nwant %q", strings.Join(args, " "), err, out, want)
+		}
+	}
 	list := func(m map[string]any, key string) []any { l, _ := m[key].([]any); return l }
 	field := func(v any, key string) string { s, _ := v.(map[string]any)[key].(string); return s }
 
@@ -94,7 +110,11 @@ func TestAWSCLI(t *testing.T) {
 	if got := list(cli("ecs", "list-services", "--cluster", sd.Cluster), "serviceArns"); len(got) != 1 {
 		t.Fatalf("list-services: %v", got)
 	}
-	sets := list(cli("ecs", "describe-task-sets", "--cluster", sd.Cluster, "--service", sd.Service), "taskSets")
+	// The CLI marks --task-sets optional and sends the call; the server
+	// refuses it, as AWS does (aws/aws-cli#5380).
+	refused("DescribeTaskSets", "InvalidParameterException", "TaskSets cannot be empty.",
+		"ecs", "describe-task-sets", "--cluster", sd.Cluster, "--service", sd.Service)
+	sets := list(cli("ecs", "describe-task-sets", "--cluster", sd.Cluster, "--service", sd.Service, "--task-sets", sd.PrimaryTaskSetArn), "taskSets")
 	if len(sets) != 1 || field(sets[0], "status") != "PRIMARY" {
 		t.Fatalf("describe-task-sets: %v", sets)
 	}
@@ -108,11 +128,22 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("describe-alarms: %v", got)
 	}
 
+	createTaskSet := func(externalID, targetGroup string) []string {
+		return []string{"ecs", "create-task-set", "--cluster", sd.Cluster, "--service", sd.Service, "--task-definition", sd.TaskDefinitionArn,
+			"--external-id", externalID, "--launch-type", "FARGATE",
+			"--network-configuration", "awsvpcConfiguration={subnets=[" + sd.Subnets[0] + "]}",
+			"--load-balancers", "targetGroupArn=" + targetGroup + ",containerName=" + sd.ContainerName + ",containerPort=8080"}
+	}
+
+	// A target group no listener forwards to is refused.
+	loose := list(cli("elbv2", "create-target-group", "--name", "demo-loose", "--protocol", "HTTP", "--port", "8080",
+		"--vpc-id", "vpc-1", "--target-type", "ip"), "TargetGroups")
+	looseArn := field(loose[0], "TargetGroupArn")
+	refused("CreateTaskSet", "InvalidParameterException", "The target group with targetGroupArn "+looseArn+" does not have an associated load balancer.",
+		createTaskSet("cli-loose", looseArn)...)
+
 	// A task set on green, made primary once steady; traffic swapped.
-	ts := cli("ecs", "create-task-set", "--cluster", sd.Cluster, "--service", sd.Service, "--task-definition", sd.TaskDefinitionArn,
-		"--external-id", "cli-1", "--launch-type", "FARGATE",
-		"--network-configuration", "awsvpcConfiguration={subnets=["+sd.Subnets[0]+"]}",
-		"--load-balancers", "targetGroupArn="+sd.TargetGroupArns["green"]+",containerName="+sd.ContainerName+",containerPort=8080")
+	ts := cli(createTaskSet("cli-1", sd.TargetGroupArns["green"])...)
 	greenID := field(ts["taskSet"], "id")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -136,7 +167,8 @@ func TestAWSCLI(t *testing.T) {
 	cli("ecs", "delete-task-set", "--cluster", sd.Cluster, "--service", sd.Service, "--task-set", sd.PrimaryTaskSetArn, "--force")
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		sets := list(cli("ecs", "describe-task-sets", "--cluster", sd.Cluster, "--service", sd.Service), "taskSets")
+		services := list(cli("ecs", "describe-services", "--cluster", sd.Cluster, "--services", sd.Service), "services")
+		sets := list(services[0].(map[string]any), "taskSets")
 		if len(sets) == 1 && field(sets[0], "id") == greenID && field(sets[0], "status") == "PRIMARY" {
 			break
 		}
@@ -145,4 +177,11 @@ func TestAWSCLI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	// Four more task sets make five; the sixth is refused.
+	for i := range 4 {
+		cli(createTaskSet(fmt.Sprintf("cli-%d", i+2), sd.TargetGroupArns["blue"])...)
+	}
+	refused("CreateTaskSet", "InvalidParameterException", "5 deployments exist on the service. Unable to create new TaskSet since this exceeds the maximum limit.",
+		createTaskSet("cli-6", sd.TargetGroupArns["blue"])...)
 }

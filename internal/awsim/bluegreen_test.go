@@ -173,7 +173,8 @@ func TestConcurrentCalls(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := b.ecs.DescribeTaskSets(b.ctx, &ecs.DescribeTaskSetsInput{Cluster: &sd.Cluster, Service: &sd.Service}); err != nil {
+				if _, err := b.ecs.DescribeTaskSets(b.ctx, &ecs.DescribeTaskSetsInput{Cluster: &sd.Cluster, Service: &sd.Service,
+					TaskSets: []string{sd.PrimaryTaskSetArn, *ts.Id}}); err != nil {
 					errs <- err
 					return
 				}

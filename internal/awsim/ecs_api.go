@@ -12,6 +12,7 @@ import (
 
 var ecsOps = map[string]apiHandler{
 	"CreateCluster":               (*Server).ecsCreateCluster,
+	"PutClusterCapacityProviders": (*Server).ecsPutClusterCapacityProviders,
 	"DescribeClusters":            (*Server).ecsDescribeClusters,
 	"ListClusters":                (*Server).ecsListClusters,
 	"RegisterTaskDefinition":      (*Server).ecsRegisterTaskDefinition,
@@ -85,18 +86,24 @@ func lastPart(ref string) string {
 	return ref
 }
 
-// page slices items for maxResults/nextToken pagination; tokens are offsets.
-func page[T any](items []T, maxResults int, token string) ([]T, string, error) {
+// page slices items for maxResults/nextToken pagination; tokens are
+// offsets. maxResults, when given, must be 1 to 100; without it a page
+// holds up to defaultMax items.
+func page[T any](items []T, maxResults *int, defaultMax int, token string) ([]T, string, error) {
 	start := 0
 	if token != "" {
 		if err := json.Unmarshal([]byte(token), &start); err != nil || start < 0 || start > len(items) {
 			return nil, "", invalidParam("nextToken %q is not valid", token)
 		}
 	}
-	if maxResults <= 0 || maxResults > 100 {
-		maxResults = 100
+	size := defaultMax
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > 100 {
+			return nil, "", invalidParam("maxResults must be between 1 and 100.")
+		}
+		size = *maxResults
 	}
-	end := min(start+maxResults, len(items))
+	end := min(start+size, len(items))
 	next := ""
 	if end < len(items) {
 		b, _ := json.Marshal(end)

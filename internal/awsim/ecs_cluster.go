@@ -7,13 +7,36 @@ import (
 	"ecs-deploy/internal/awsproto"
 )
 
-func (s *Server) createCluster(name string, tags []ecsTag) *cluster {
-	if c, ok := s.clusters[name]; ok {
-		return c
+type createClusterInput struct {
+	ClusterName                     string                 `json:"clusterName"`
+	CapacityProviders               []string               `json:"capacityProviders"`
+	DefaultCapacityProviderStrategy []capacityProviderItem `json:"defaultCapacityProviderStrategy"`
+	Tags                            []ecsTag               `json:"tags"`
+}
+
+// createCluster creates a cluster, or returns the one of that name.
+func (s *Server) createCluster(in createClusterInput) (*cluster, error) {
+	if in.ClusterName == "" {
+		in.ClusterName = "default"
 	}
-	c := &cluster{ClusterArn: s.arn("ecs", "cluster/"+name), ClusterName: name, Status: "ACTIVE", Tags: tags}
-	s.clusters[name] = c
-	return c
+	if !validName(in.ClusterName) {
+		return nil, invalidParam("Cluster name %q is invalid: up to 255 letters, numbers, hyphens and underscores.", in.ClusterName)
+	}
+	if err := checkProviders(in.CapacityProviders); err != nil {
+		return nil, err
+	}
+	if err := checkStrategy(in.DefaultCapacityProviderStrategy, in.CapacityProviders); err != nil {
+		return nil, err
+	}
+	if c, ok := s.clusters[in.ClusterName]; ok {
+		return c, nil
+	}
+	c := &cluster{ClusterArn: s.arn("ecs", "cluster/"+in.ClusterName), ClusterName: in.ClusterName, Status: "ACTIVE",
+		CapacityProviders:               nonNilStrings(in.CapacityProviders),
+		DefaultCapacityProviderStrategy: nonNilStrategy(in.DefaultCapacityProviderStrategy),
+		Tags:                            in.Tags}
+	s.clusters[in.ClusterName] = c
+	return c, nil
 }
 
 func (s *Server) findCluster(ref string) (*cluster, error) {
@@ -32,20 +55,15 @@ func (s *Server) findCluster(ref string) (*cluster, error) {
 }
 
 func (s *Server) ecsCreateCluster(body []byte) (any, error) {
-	var in struct {
-		ClusterName string   `json:"clusterName"`
-		Tags        []ecsTag `json:"tags"`
-	}
+	var in createClusterInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.ClusterName == "" {
-		in.ClusterName = "default"
+	c, err := s.createCluster(in)
+	if err != nil {
+		return nil, err
 	}
-	if !validName(in.ClusterName) {
-		return nil, invalidParam("Cluster name %q is invalid: up to 255 letters, numbers, hyphens and underscores.", in.ClusterName)
-	}
-	return map[string]any{"cluster": s.createCluster(in.ClusterName, in.Tags)}, nil
+	return map[string]any{"cluster": c}, nil
 }
 
 func (s *Server) ecsDescribeClusters(body []byte) (any, error) {
@@ -77,7 +95,7 @@ func (s *Server) ecsDescribeClusters(body []byte) (any, error) {
 
 func (s *Server) ecsListClusters(body []byte) (any, error) {
 	var in struct {
-		MaxResults int    `json:"maxResults"`
+		MaxResults *int   `json:"maxResults"`
 		NextToken  string `json:"nextToken"`
 	}
 	if err := decode(body, &in); err != nil {
@@ -88,7 +106,7 @@ func (s *Server) ecsListClusters(body []byte) (any, error) {
 		arns = append(arns, c.ClusterArn)
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 100, in.NextToken)
 	if err != nil {
 		return nil, err
 	}

@@ -12,15 +12,54 @@ import (
 const maxTasksPerService = 5000
 
 type createServiceInput struct {
-	Cluster              string               `json:"cluster"`
-	ServiceName          string               `json:"serviceName"`
-	DesiredCount         *int                 `json:"desiredCount"`
-	LaunchType           string               `json:"launchType"`
-	TaskDefinition       string               `json:"taskDefinition"`
-	DeploymentController deploymentController `json:"deploymentController"`
-	LoadBalancers        []json.RawMessage    `json:"loadBalancers"`
-	NetworkConfiguration json.RawMessage      `json:"networkConfiguration"`
-	Tags                 []ecsTag             `json:"tags"`
+	Cluster                       string               `json:"cluster"`
+	ServiceName                   string               `json:"serviceName"`
+	DesiredCount                  *int                 `json:"desiredCount"`
+	DeploymentController          deploymentController `json:"deploymentController"`
+	DeploymentConfiguration       json.RawMessage      `json:"deploymentConfiguration"`
+	PlacementConstraints          json.RawMessage      `json:"placementConstraints"`
+	PlacementStrategy             json.RawMessage      `json:"placementStrategy"`
+	HealthCheckGracePeriodSeconds *int                 `json:"healthCheckGracePeriodSeconds"`
+	PropagateTags                 string               `json:"propagateTags"`
+	EnableECSManagedTags          bool                 `json:"enableECSManagedTags"`
+	Tags                          []ecsTag             `json:"tags"`
+	taskSetMembers
+}
+
+// taskSetMembers are the members of CreateService that, for a service
+// with the EXTERNAL deployment controller, belong to its task sets.
+type taskSetMembers struct {
+	TaskDefinition           *string           `json:"taskDefinition"`
+	LaunchType               *string           `json:"launchType"`
+	CapacityProviderStrategy []json.RawMessage `json:"capacityProviderStrategy"`
+	PlatformVersion          *string           `json:"platformVersion"`
+	NetworkConfiguration     json.RawMessage   `json:"networkConfiguration"`
+	LoadBalancers            []json.RawMessage `json:"loadBalancers"`
+	ServiceRegistries        []json.RawMessage `json:"serviceRegistries"`
+}
+
+// check refuses any task set member given to CreateService, as AWS does
+// for a service with the EXTERNAL deployment controller.
+func (m taskSetMembers) check() error {
+	switch {
+	case m.TaskDefinition != nil && *m.TaskDefinition == "":
+		return invalidParam("Family should not be null or empty.")
+	case m.TaskDefinition != nil:
+		return invalidParam("TaskDefinition must be blank.")
+	case m.LaunchType != nil:
+		return invalidParam("LaunchType must be null.")
+	case len(m.CapacityProviderStrategy) > 0:
+		return invalidParam("CapacityProviderStrategy must be empty or null.")
+	case m.PlatformVersion != nil:
+		return invalidParam("PlatformVersion must be null.")
+	case len(m.NetworkConfiguration) > 0 && string(m.NetworkConfiguration) != "null":
+		return invalidParam("NetworkConfiguration must be null.")
+	case len(m.LoadBalancers) > 0:
+		return invalidParam("LoadBalancers must be empty or null.")
+	case len(m.ServiceRegistries) > 0:
+		return invalidParam("ServiceRegistries must be empty or null.")
+	}
+	return nil
 }
 
 func (s *Server) createService(in createServiceInput) (*service, error) {
@@ -37,8 +76,8 @@ func (s *Server) createService(in createServiceInput) (*service, error) {
 	if in.DeploymentController.Type != "EXTERNAL" {
 		return nil, invalidParam("deploymentController type %q is not emulated: only EXTERNAL services (deployed with task sets) are", in.DeploymentController.Type)
 	}
-	if len(in.LoadBalancers) > 0 {
-		return nil, invalidParam("Load balancers of a service with the EXTERNAL deployment controller are specified on its task sets.")
+	if err := in.taskSetMembers.check(); err != nil {
+		return nil, err
 	}
 	desired := 0
 	if in.DesiredCount != nil {
@@ -52,19 +91,24 @@ func (s *Server) createService(in createServiceInput) (*service, error) {
 		return nil, invalidParam("Creation of service was not idempotent.")
 	}
 	svc := &service{
-		ServiceArn:           arn,
-		ServiceName:          in.ServiceName,
-		ClusterArn:           c.ClusterArn,
-		Status:               "ACTIVE",
-		DesiredCount:         desired,
-		LaunchType:           in.LaunchType,
-		DeploymentController: in.DeploymentController,
-		SchedulingStrategy:   "REPLICA",
-		NetworkConfiguration: in.NetworkConfiguration,
-		CreatedAt:            epoch(s.now),
-		TaskSets:             []*taskSet{},
-		Tags:                 in.Tags,
-		cluster:              c,
+		ServiceArn:                    arn,
+		ServiceName:                   in.ServiceName,
+		ClusterArn:                    c.ClusterArn,
+		Status:                        "ACTIVE",
+		DesiredCount:                  desired,
+		LoadBalancers:                 []taskSetLoadBalancer{},
+		DeploymentController:          in.DeploymentController,
+		DeploymentConfiguration:       in.DeploymentConfiguration,
+		PlacementConstraints:          in.PlacementConstraints,
+		PlacementStrategy:             in.PlacementStrategy,
+		HealthCheckGracePeriodSeconds: in.HealthCheckGracePeriodSeconds,
+		PropagateTags:                 in.PropagateTags,
+		EnableECSManagedTags:          in.EnableECSManagedTags,
+		SchedulingStrategy:            "REPLICA",
+		CreatedAt:                     epoch(s.now),
+		TaskSets:                      []*taskSet{},
+		Tags:                          in.Tags,
+		cluster:                       c,
 	}
 	s.services[arn] = svc
 	return svc, nil
@@ -124,8 +168,11 @@ func (s *Server) ecsDescribeServices(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Services) == 0 || len(in.Services) > 10 {
-		return nil, invalidParam("services must name 1 to 10 services.")
+	switch {
+	case len(in.Services) == 0:
+		return nil, invalidParam("Services cannot be empty.")
+	case len(in.Services) > 10:
+		return nil, invalidParam("service names can have at most 10 items.")
 	}
 	out := []*service{}
 	failures := []ecsFailure{}
@@ -143,7 +190,7 @@ func (s *Server) ecsDescribeServices(body []byte) (any, error) {
 func (s *Server) ecsListServices(body []byte) (any, error) {
 	var in struct {
 		Cluster    string `json:"cluster"`
-		MaxResults int    `json:"maxResults"`
+		MaxResults *int   `json:"maxResults"`
 		NextToken  string `json:"nextToken"`
 	}
 	if err := decode(body, &in); err != nil {
@@ -160,19 +207,37 @@ func (s *Server) ecsListServices(body []byte) (any, error) {
 		}
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 10, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"serviceArns": items, "nextToken": omitEmpty(next)}, nil
 }
 
+// ecsUpdateService changes what UpdateService may change on a service with
+// the EXTERNAL deployment controller: its desired count, deployment
+// configuration, placement, health check grace period and tag options.
+// What belongs to task sets is refused.
 func (s *Server) ecsUpdateService(body []byte) (any, error) {
 	var in struct {
-		Cluster        string `json:"cluster"`
-		Service        string `json:"service"`
-		DesiredCount   *int   `json:"desiredCount"`
-		TaskDefinition string `json:"taskDefinition"`
+		Cluster                       string            `json:"cluster"`
+		Service                       string            `json:"service"`
+		DesiredCount                  *int              `json:"desiredCount"`
+		DeploymentConfiguration       json.RawMessage   `json:"deploymentConfiguration"`
+		PlacementConstraints          json.RawMessage   `json:"placementConstraints"`
+		PlacementStrategy             json.RawMessage   `json:"placementStrategy"`
+		HealthCheckGracePeriodSeconds *int              `json:"healthCheckGracePeriodSeconds"`
+		PropagateTags                 *string           `json:"propagateTags"`
+		EnableECSManagedTags          *bool             `json:"enableECSManagedTags"`
+		TaskDefinition                *string           `json:"taskDefinition"`
+		NetworkConfiguration          json.RawMessage   `json:"networkConfiguration"`
+		PlatformVersion               *string           `json:"platformVersion"`
+		ForceNewDeployment            bool              `json:"forceNewDeployment"`
+		CapacityProviderStrategy      []json.RawMessage `json:"capacityProviderStrategy"`
+		LoadBalancers                 []json.RawMessage `json:"loadBalancers"`
+		ServiceRegistries             []json.RawMessage `json:"serviceRegistries"`
+		ServiceConnectConfiguration   json.RawMessage   `json:"serviceConnectConfiguration"`
+		VolumeConfigurations          []json.RawMessage `json:"volumeConfigurations"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -181,13 +246,41 @@ func (s *Server) ecsUpdateService(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.TaskDefinition != "" {
-		return nil, invalidParam("Unable to update task definition on services with a deployment controller type of EXTERNAL.")
+	const external = " on services with a EXTERNAL deployment controller. Create a new task set instead."
+	switch {
+	case in.TaskDefinition != nil:
+		return nil, invalidParam("Unable to update task definition" + external)
+	case len(in.NetworkConfiguration) > 0 || in.PlatformVersion != nil || in.ForceNewDeployment:
+		return nil, invalidParam("Unable to update network parameters" + external)
+	case len(in.CapacityProviderStrategy) > 0:
+		return nil, invalidParam("Unable to update capacity provider strategy" + external)
+	case len(in.LoadBalancers) > 0 || len(in.ServiceRegistries) > 0 || len(in.ServiceConnectConfiguration) > 0:
+		return nil, invalidParam("Unable to update load balancers or service registries" + external)
+	case len(in.VolumeConfigurations) > 0:
+		return nil, invalidParam("Unable to update volume configurations" + external)
+	}
+	if in.DesiredCount != nil && (*in.DesiredCount < 0 || *in.DesiredCount > maxTasksPerService) {
+		return nil, invalidParam("desiredCount must be from 0 to %d.", maxTasksPerService)
+	}
+	if len(in.DeploymentConfiguration) > 0 {
+		svc.DeploymentConfiguration = in.DeploymentConfiguration
+	}
+	if len(in.PlacementConstraints) > 0 {
+		svc.PlacementConstraints = in.PlacementConstraints
+	}
+	if len(in.PlacementStrategy) > 0 {
+		svc.PlacementStrategy = in.PlacementStrategy
+	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		svc.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
+	}
+	if in.PropagateTags != nil {
+		svc.PropagateTags = *in.PropagateTags
+	}
+	if in.EnableECSManagedTags != nil {
+		svc.EnableECSManagedTags = *in.EnableECSManagedTags
 	}
 	if in.DesiredCount != nil {
-		if *in.DesiredCount < 0 || *in.DesiredCount > maxTasksPerService {
-			return nil, invalidParam("desiredCount must be from 0 to %d.", maxTasksPerService)
-		}
 		svc.DesiredCount = *in.DesiredCount
 		for _, ts := range svc.TaskSets {
 			s.reconcile(ts)

@@ -28,6 +28,8 @@ func (s *Server) reconcile(ts *taskSet) {
 	desired := ts.computedDesired()
 	live := liveTasks(s, ts)
 	switch {
+	case len(live) < desired && !ts.placeable():
+		// No container instance to place it on: the task stays unplaced.
 	case len(live) < desired:
 		if ts.nextLaunch.After(s.now) {
 			s.after(ts.nextLaunch.Sub(s.now), func() { s.reconcile(ts) })
@@ -68,6 +70,13 @@ func (s *Server) removeTaskSet(ts *taskSet) {
 	}
 }
 
+// placeable says whether the tasks of ts can be placed: on Fargate, yes;
+// on EC2 or EXTERNAL, no, since the emulated clusters have no container
+// instances.
+func (ts *taskSet) placeable() bool {
+	return ts.LaunchType == "FARGATE" || len(ts.CapacityProviderStrategy) > 0
+}
+
 // launchTask starts one task of ts. A seeded task starts RUNNING with
 // healthy targets; any other goes through PROVISIONING, PENDING and RUNNING
 // on the clock.
@@ -75,6 +84,11 @@ func (s *Server) launchTask(ts *taskSet, instant bool) *task {
 	s.ids++
 	id := s.newID(32)
 	c := ts.service.cluster
+	launchType, provider := ts.LaunchType, ""
+	if len(ts.CapacityProviderStrategy) > 0 {
+		launchType, provider = "FARGATE", providerFor(ts.CapacityProviderStrategy, ts.launched)
+	}
+	ts.launched++
 	t := &task{
 		TaskArn:           s.arn("ecs", "task/"+c.ClusterName+"/"+id),
 		ClusterArn:        c.ClusterArn,
@@ -83,7 +97,8 @@ func (s *Server) launchTask(ts *taskSet, instant bool) *task {
 		DesiredStatus:     "RUNNING",
 		StartedBy:         ts.ID,
 		Group:             "service:" + ts.service.ServiceName,
-		LaunchType:        ts.LaunchType,
+		LaunchType:        launchType,
+		CapacityProvider:  provider,
 		Cpu:               ts.taskDef.Cpu,
 		Memory:            ts.taskDef.Memory,
 		HealthStatus:      "UNKNOWN",
@@ -225,14 +240,15 @@ func portOf(ts *taskSet, tg *targetGroup) int {
 
 func (s *Server) ecsListTasks(body []byte) (any, error) {
 	var in struct {
-		Cluster       string `json:"cluster"`
-		ServiceName   string `json:"serviceName"`
-		StartedBy     string `json:"startedBy"`
-		Family        string `json:"family"`
-		DesiredStatus string `json:"desiredStatus"`
-		LaunchType    string `json:"launchType"`
-		MaxResults    int    `json:"maxResults"`
-		NextToken     string `json:"nextToken"`
+		Cluster           string `json:"cluster"`
+		ContainerInstance string `json:"containerInstance"`
+		ServiceName       string `json:"serviceName"`
+		StartedBy         string `json:"startedBy"`
+		Family            string `json:"family"`
+		DesiredStatus     string `json:"desiredStatus"`
+		LaunchType        string `json:"launchType"`
+		MaxResults        *int   `json:"maxResults"`
+		NextToken         string `json:"nextToken"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -240,6 +256,16 @@ func (s *Server) ecsListTasks(body []byte) (any, error) {
 	c, err := s.findCluster(in.Cluster)
 	if err != nil {
 		return nil, err
+	}
+	// startedBy and serviceName each exclude the other filters; the
+	// desired status, RUNNING unless given, applies with any of them.
+	switch {
+	case len(in.StartedBy) > 36:
+		return nil, invalidParam("startedBy longer than 36.")
+	case in.StartedBy != "" && (in.ServiceName != "" || in.Family != "" || in.LaunchType != "" || in.ContainerInstance != ""):
+		return nil, invalidParam("cannot specify startedBy with other arguments")
+	case in.ServiceName != "" && (in.Family != "" || in.ContainerInstance != ""):
+		return nil, invalidParam("cannot specify serviceName with other arguments")
 	}
 	if in.DesiredStatus == "" {
 		in.DesiredStatus = "RUNNING"
@@ -256,6 +282,7 @@ func (s *Server) ecsListTasks(body []byte) (any, error) {
 	for _, t := range s.tasks {
 		switch {
 		case t.ClusterArn != c.ClusterArn,
+			in.ContainerInstance != "", // the emulated clusters have no container instances
 			in.ServiceName != "" && t.Group != "service:"+lastPart(in.ServiceName),
 			in.StartedBy != "" && t.StartedBy != in.StartedBy,
 			in.Family != "" && !strings.Contains(t.TaskDefinitionArn, "task-definition/"+in.Family+":"),
@@ -266,7 +293,7 @@ func (s *Server) ecsListTasks(body []byte) (any, error) {
 		arns = append(arns, t.TaskArn)
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 100, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -292,8 +319,11 @@ func (s *Server) ecsDescribeTasks(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
-		return nil, invalidParam("tasks must name 1 to 100 tasks.")
+	switch {
+	case len(in.Tasks) == 0:
+		return nil, invalidParam("Tasks cannot be empty.")
+	case len(in.Tasks) > 100:
+		return nil, invalidParam("taskIds can have at most 100 items.")
 	}
 	out := []*task{}
 	failures := []ecsFailure{}

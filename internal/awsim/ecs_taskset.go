@@ -4,24 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 
 	"ecs-deploy/internal/awsproto"
 )
 
+// maxTaskSetsPerService is how many task sets a service may have,
+// DRAINING ones included, until they are gone.
+const maxTaskSetsPerService = 5
+
 type createTaskSetInput struct {
-	Cluster                  string                `json:"cluster"`
-	Service                  string                `json:"service"`
-	ExternalID               string                `json:"externalId"`
-	TaskDefinition           string                `json:"taskDefinition"`
-	NetworkConfiguration     json.RawMessage       `json:"networkConfiguration"`
-	LoadBalancers            []taskSetLoadBalancer `json:"loadBalancers"`
-	LaunchType               string                `json:"launchType"`
-	CapacityProviderStrategy json.RawMessage       `json:"capacityProviderStrategy"`
-	PlatformVersion          string                `json:"platformVersion"`
-	Scale                    *scale                `json:"scale"`
-	ClientToken              string                `json:"clientToken"`
-	Tags                     []ecsTag              `json:"tags"`
+	Cluster                  string                 `json:"cluster"`
+	Service                  string                 `json:"service"`
+	ExternalID               string                 `json:"externalId"`
+	TaskDefinition           string                 `json:"taskDefinition"`
+	NetworkConfiguration     json.RawMessage        `json:"networkConfiguration"`
+	LoadBalancers            []taskSetLoadBalancer  `json:"loadBalancers"`
+	LaunchType               string                 `json:"launchType"`
+	CapacityProviderStrategy []capacityProviderItem `json:"capacityProviderStrategy"`
+	PlatformVersion          string                 `json:"platformVersion"`
+	Scale                    *scale                 `json:"scale"`
+	ClientToken              string                 `json:"clientToken"`
+	Tags                     []ecsTag               `json:"tags"`
 }
 
 func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
@@ -30,7 +36,10 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 		return nil, err
 	}
 	if svc.DeploymentController.Type != "EXTERNAL" {
-		return nil, invalidParam("Task sets can only be created on services with the EXTERNAL deployment controller.")
+		return nil, invalidParam("Amazon ECS only supports task set management on services configured to use external deployment controllers.")
+	}
+	if !validClientToken(in.ClientToken) {
+		return nil, invalidParam("clientToken must be up to 36 ASCII characters from 33 to 126.")
 	}
 	if in.ClientToken != "" {
 		for _, ts := range svc.TaskSets {
@@ -49,6 +58,9 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	if td.Status != "ACTIVE" {
 		return nil, clientErr("TaskDefinition is inactive.")
 	}
+	if len(svc.TaskSets) >= maxTaskSetsPerService {
+		return nil, invalidParam("%d deployments exist on the service. Unable to create new TaskSet since this exceeds the maximum limit.", len(svc.TaskSets))
+	}
 	sc := scale{Value: 100, Unit: "PERCENT"}
 	if in.Scale != nil {
 		sc = *in.Scale
@@ -56,27 +68,23 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	if err := checkScale(sc); err != nil {
 		return nil, err
 	}
-	if len(in.LaunchType) > 0 && len(in.CapacityProviderStrategy) > 0 {
-		return nil, invalidParam("Specifying both a launch type and capacity provider strategy is not supported.")
+	launchType, strategy, err := capacityOf(svc.cluster, in, td)
+	if err != nil {
+		return nil, err
 	}
-	if len(in.LoadBalancers) > 5 {
-		return nil, invalidParam("A task set can have at most 5 load balancers.")
+	switch {
+	case td.NetworkMode == "awsvpc" && len(in.NetworkConfiguration) == 0:
+		return nil, invalidParam("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	case td.NetworkMode != "awsvpc" && len(in.NetworkConfiguration) > 0:
+		return nil, invalidParam("Network Configuration is not valid for the given networkMode of this task definition.")
+	}
+	if len(in.LoadBalancers) > 1 {
+		return nil, invalidParam("CreateTaskSet cannot have more than 1 load balancer.")
 	}
 	for i, lb := range in.LoadBalancers {
 		if err := s.checkTaskSetLoadBalancer(td, lb); err != nil {
 			return nil, fmt.Errorf("loadBalancers[%d]: %w", i, err)
 		}
-	}
-	launchType := in.LaunchType
-	if launchType == "" && len(in.CapacityProviderStrategy) == 0 {
-		launchType = svc.LaunchType
-	}
-	netCfg := in.NetworkConfiguration
-	if len(netCfg) == 0 {
-		netCfg = svc.NetworkConfiguration
-	}
-	if td.NetworkMode == "awsvpc" && len(netCfg) == 0 {
-		return nil, invalidParam("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
 	}
 	id := fmt.Sprintf("ecs-svc/%019d", s.rng.Uint64()%uint64(math.Pow10(19)))
 	ts := &taskSet{
@@ -90,9 +98,9 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 		CreatedAt:                epoch(s.now),
 		UpdatedAt:                epoch(s.now),
 		LaunchType:               launchType,
-		CapacityProviderStrategy: in.CapacityProviderStrategy,
+		CapacityProviderStrategy: strategy,
 		PlatformVersion:          in.PlatformVersion,
-		NetworkConfiguration:     netCfg,
+		NetworkConfiguration:     in.NetworkConfiguration,
 		LoadBalancers:            nonNilLBs(in.LoadBalancers),
 		Scale:                    sc,
 		StabilityStatus:          "STABILIZING",
@@ -103,13 +111,61 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 		clientToken:              in.ClientToken,
 		fault:                    s.faultFor(svc),
 	}
-	if in.PlatformVersion == "" && launchType == "FARGATE" {
+	if in.PlatformVersion == "" && ts.placeable() {
 		ts.PlatformVersion = "LATEST"
 	}
 	svc.TaskSets = append(svc.TaskSets, ts)
 	s.taskSets[ts.TaskSetArn] = ts
 	s.reconcile(ts)
 	return ts, nil
+}
+
+// validClientToken says whether a CreateTaskSet client token has up to 36
+// ASCII characters from 33 to 126.
+func validClientToken(token string) bool {
+	if len(token) > 36 {
+		return false
+	}
+	for _, r := range token {
+		if r < 33 || r > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// capacityOf resolves where the tasks of a new task set run: its launch
+// type, or else its capacity provider strategy, or else the cluster's
+// default strategy, or else the EC2 launch type. It refuses a strategy
+// naming a capacity provider the cluster does not have, a platform
+// version on EC2, and a task definition not validated for Fargate on
+// Fargate capacity.
+func capacityOf(c *cluster, in createTaskSetInput, td *taskDefinition) (string, []capacityProviderItem, error) {
+	launchType, strategy := in.LaunchType, in.CapacityProviderStrategy
+	switch {
+	case launchType != "" && len(strategy) > 0:
+		return "", nil, invalidParam("Specifying both a launch type and capacity provider strategy is not supported.")
+	case launchType != "":
+		if !slices.Contains([]string{"EC2", "FARGATE", "EXTERNAL"}, launchType) {
+			return "", nil, invalidParam("launchType %q is not one of EC2, FARGATE, EXTERNAL.", launchType)
+		}
+	case len(strategy) > 0:
+		if err := checkStrategy(strategy, c.CapacityProviders); err != nil {
+			return "", nil, err
+		}
+	case len(c.DefaultCapacityProviderStrategy) > 0:
+		strategy = slices.Clone(c.DefaultCapacityProviderStrategy)
+	default:
+		launchType = "EC2"
+	}
+	if launchType == "EC2" && in.PlatformVersion != "" {
+		return "", nil, invalidParam("The platform version must be null when specifying an EC2 launch type.")
+	}
+	// Every capacity provider a cluster can have is a Fargate one.
+	if (launchType == "FARGATE" || len(strategy) > 0) && !slices.Contains(td.Compatibilities, "FARGATE") {
+		return "", nil, invalidParam("Task definition does not support launch_type FARGATE.")
+	}
+	return launchType, strategy, nil
 }
 
 func checkScale(sc scale) error {
@@ -134,6 +190,9 @@ func (s *Server) checkTaskSetLoadBalancer(td *taskDefinition, lb taskSetLoadBala
 	if !ok {
 		return invalidParam("Unable to find target group %q.", lb.TargetGroupArn)
 	}
+	if !s.attached(tg) {
+		return invalidParam("The target group with targetGroupArn %s does not have an associated load balancer.", tg.TargetGroupArn)
+	}
 	if td.NetworkMode == "awsvpc" && tg.TargetType != "ip" {
 		return invalidParam("The provided target group %s has target type %s, which is incompatible with the awsvpc network mode specified in the task definition.", tg.TargetGroupArn, tg.TargetType)
 	}
@@ -151,10 +210,61 @@ func (s *Server) checkTaskSetLoadBalancer(td *taskDefinition, lb taskSetLoadBala
 	return invalidParam("The container %s does not exist in the task definition.", lb.ContainerName)
 }
 
-// findTaskSet resolves a task set of svc by ID or ARN, draining ones included.
-func findTaskSet(svc *service, ref string) (*taskSet, error) {
+// attached says whether a listener of a load balancer forwards to tg, by
+// its default action or a rule, whatever its weight.
+func (s *Server) attached(tg *targetGroup) bool {
+	for _, r := range s.rules {
+		for _, a := range r.Actions {
+			m, ok := a.(qmap)
+			if !ok || m.str("Type") != "forward" {
+				continue
+			}
+			if m.str("TargetGroupArn") == tg.TargetGroupArn {
+				return true
+			}
+			if fc := m.sub("ForwardConfig"); fc != nil {
+				for _, t := range fc.structs("TargetGroups") {
+					if t.str("TargetGroupArn") == tg.TargetGroupArn {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+var (
+	taskSetIDPattern  = regexp.MustCompile(`^ecs-svc/[0-9]+$`)
+	taskSetARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-set/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/ecs-svc/[0-9]+$`)
+)
+
+// checkTaskSetRef refuses what is neither a task set ID nor a task set ARN.
+func checkTaskSetRef(ref string) error {
+	if !taskSetIDPattern.MatchString(ref) && !taskSetARNPattern.MatchString(ref) {
+		return invalidParam("Task Set Identifier is invalid")
+	}
+	return nil
+}
+
+// taskSetArn is the ARN of the task set of svc that ref, an ID or ARN,
+// names.
+func (s *Server) taskSetArn(svc *service, ref string) string {
+	if strings.HasPrefix(ref, "arn:") {
+		return ref
+	}
+	return s.arn("ecs", "task-set/"+svc.cluster.ClusterName+"/"+svc.ServiceName+"/"+ref)
+}
+
+// findTaskSet resolves a task set of svc by ID or ARN, draining ones
+// included.
+func (s *Server) findTaskSet(svc *service, ref string) (*taskSet, error) {
+	if err := checkTaskSetRef(ref); err != nil {
+		return nil, err
+	}
+	arn := s.taskSetArn(svc, ref)
 	for _, ts := range svc.TaskSets {
-		if ts.ID == ref || ts.TaskSetArn == ref || (!strings.HasPrefix(ref, "arn:") && strings.HasSuffix(ts.ID, "/"+ref)) {
+		if ts.TaskSetArn == arn {
 			return ts, nil
 		}
 	}
@@ -181,6 +291,8 @@ func (s *Server) ecsCreateTaskSet(body []byte) (any, error) {
 	return map[string]any{"taskSet": ts}, nil
 }
 
+// ecsDescribeTaskSets describes the task sets named: there is no listing
+// them all (DescribeServices lists a service's task sets).
 func (s *Server) ecsDescribeTaskSets(body []byte) (any, error) {
 	var in struct {
 		Cluster  string   `json:"cluster"`
@@ -199,15 +311,20 @@ func (s *Server) ecsDescribeTaskSets(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []*taskSet{}
-	failures := []ecsFailure{}
 	if len(in.TaskSets) == 0 {
-		out = append(out, svc.TaskSets...)
+		return nil, invalidParam("TaskSets cannot be empty.")
 	}
 	for _, ref := range in.TaskSets {
-		ts, err := findTaskSet(svc, ref)
+		if err := checkTaskSetRef(ref); err != nil {
+			return nil, err
+		}
+	}
+	out := []*taskSet{}
+	failures := []ecsFailure{}
+	for _, ref := range in.TaskSets {
+		ts, err := s.findTaskSet(svc, ref)
 		if err != nil {
-			failures = append(failures, ecsFailure{Arn: ref, Reason: "MISSING"})
+			failures = append(failures, ecsFailure{Arn: s.taskSetArn(svc, ref), Reason: "MISSING"})
 			continue
 		}
 		out = append(out, ts)
@@ -229,7 +346,7 @@ func (s *Server) resolveTaskSet(r taskSetRef) (*taskSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return findTaskSet(svc, r.TaskSet)
+	return s.findTaskSet(svc, r.TaskSet)
 }
 
 func (s *Server) ecsUpdateTaskSet(body []byte) (any, error) {
@@ -273,7 +390,13 @@ func (s *Server) setPrimary(ts *taskSet) error {
 		ts.Status = "PRIMARY"
 		ts.UpdatedAt = epoch(s.now)
 	}
-	ts.service.TaskDefinition = ts.TaskDefinition
+	svc := ts.service
+	svc.TaskDefinition = ts.TaskDefinition
+	svc.LaunchType = ts.LaunchType
+	svc.CapacityProviderStrategy = ts.CapacityProviderStrategy
+	svc.PlatformVersion = ts.PlatformVersion
+	svc.NetworkConfiguration = ts.NetworkConfiguration
+	svc.LoadBalancers = ts.LoadBalancers
 	return nil
 }
 

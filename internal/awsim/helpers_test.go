@@ -2,6 +2,7 @@ package awsim_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 
 	"ecs-deploy/internal/awsim"
 )
@@ -87,13 +89,41 @@ func (b *bed) taskSet(t *testing.T, sd awsim.Seeded, id string) ecstypes.TaskSet
 	return out.TaskSets[0]
 }
 
+// taskSets reads the service's task sets the way a client must: their IDs
+// from DescribeServices, then DescribeTaskSets by ID.
 func (b *bed) taskSets(t *testing.T, sd awsim.Seeded) []ecstypes.TaskSet {
 	t.Helper()
-	out, err := b.ecs.DescribeTaskSets(b.ctx, &ecs.DescribeTaskSetsInput{Cluster: &sd.Cluster, Service: &sd.Service})
+	svc, err := b.ecs.DescribeServices(b.ctx, &ecs.DescribeServicesInput{Cluster: &sd.Cluster, Services: []string{sd.Service}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Services) != 1 {
+		t.Fatalf("DescribeServices(%s): failures %v", sd.Service, svc.Failures)
+	}
+	var ids []string
+	for _, ts := range svc.Services[0].TaskSets {
+		ids = append(ids, *ts.Id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	out, err := b.ecs.DescribeTaskSets(b.ctx, &ecs.DescribeTaskSetsInput{Cluster: &sd.Cluster, Service: &sd.Service, TaskSets: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out.TaskSets
+}
+
+// wantAPIError fails unless err is an AWS error with the code and message.
+func wantAPIError(t *testing.T, err error, code, message string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want %s: %s", err, code, message)
+	}
+	if ae.ErrorCode() != code || ae.ErrorMessage() != message {
+		t.Fatalf("err = %s: %q, want %s: %q", ae.ErrorCode(), ae.ErrorMessage(), code, message)
+	}
 }
 
 func (b *bed) health(t *testing.T, tg string) []elbtypes.TargetHealthDescription {
@@ -164,9 +194,10 @@ func (b *bed) registerTaskDef(t *testing.T, sd awsim.Seeded, image string) strin
 	return *out.TaskDefinition.TaskDefinitionArn
 }
 
-func (b *bed) createTaskSet(t *testing.T, sd awsim.Seeded, taskDef, colour, externalID string) ecstypes.TaskSet {
-	t.Helper()
-	out, err := b.ecs.CreateTaskSet(b.ctx, &ecs.CreateTaskSetInput{
+// taskSetInput is a CreateTaskSet request for the seeded service: a
+// Fargate task set of taskDef behind the target group tg.
+func taskSetInput(sd awsim.Seeded, taskDef, tg, externalID string) *ecs.CreateTaskSetInput {
+	return &ecs.CreateTaskSetInput{
 		Cluster:        &sd.Cluster,
 		Service:        &sd.Service,
 		TaskDefinition: &taskDef,
@@ -175,13 +206,18 @@ func (b *bed) createTaskSet(t *testing.T, sd awsim.Seeded, taskDef, colour, exte
 		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
 			Subnets: sd.Subnets, SecurityGroups: sd.SecurityGroups}},
 		LoadBalancers: []ecstypes.LoadBalancer{{
-			TargetGroupArn: aws.String(sd.TargetGroupArns[colour]),
+			TargetGroupArn: aws.String(tg),
 			ContainerName:  aws.String(sd.ContainerName),
 			ContainerPort:  aws.Int32(int32(sd.ContainerPort)),
 		}},
 		Scale: &ecstypes.Scale{Unit: ecstypes.ScaleUnitPercent, Value: 100},
 		Tags:  []ecstypes.Tag{{Key: aws.String("deploy-id"), Value: aws.String(externalID)}},
-	})
+	}
+}
+
+func (b *bed) createTaskSet(t *testing.T, sd awsim.Seeded, taskDef, colour, externalID string) ecstypes.TaskSet {
+	t.Helper()
+	out, err := b.ecs.CreateTaskSet(b.ctx, taskSetInput(sd, taskDef, sd.TargetGroupArns[colour], externalID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,22 @@ import (
 )
 
 type cluster struct {
-	ClusterArn          string   `json:"clusterArn"`
-	ClusterName         string   `json:"clusterName"`
-	Status              string   `json:"status"`
-	RunningTasksCount   int      `json:"runningTasksCount"`
-	PendingTasksCount   int      `json:"pendingTasksCount"`
-	ActiveServicesCount int      `json:"activeServicesCount"`
-	Tags                []ecsTag `json:"tags,omitempty"`
+	ClusterArn                      string                 `json:"clusterArn"`
+	ClusterName                     string                 `json:"clusterName"`
+	Status                          string                 `json:"status"`
+	RunningTasksCount               int                    `json:"runningTasksCount"`
+	PendingTasksCount               int                    `json:"pendingTasksCount"`
+	ActiveServicesCount             int                    `json:"activeServicesCount"`
+	CapacityProviders               []string               `json:"capacityProviders"`
+	DefaultCapacityProviderStrategy []capacityProviderItem `json:"defaultCapacityProviderStrategy"`
+	Tags                            []ecsTag               `json:"tags,omitempty"`
+}
+
+// capacityProviderItem is one entry of a capacity provider strategy.
+type capacityProviderItem struct {
+	CapacityProvider string `json:"capacityProvider"`
+	Weight           int    `json:"weight"`
+	Base             int    `json:"base"`
 }
 
 type taskDefinition struct {
@@ -37,10 +46,12 @@ type taskDefinition struct {
 
 // containerSpec is what the emulator reads of a container definition.
 type containerSpec struct {
-	Name         string `json:"name"`
-	Image        string `json:"image"`
-	Essential    *bool  `json:"essential"`
-	PortMappings []struct {
+	Name              string `json:"name"`
+	Image             string `json:"image"`
+	Essential         *bool  `json:"essential"`
+	Memory            *int   `json:"memory"`
+	MemoryReservation *int   `json:"memoryReservation"`
+	PortMappings      []struct {
 		ContainerPort int `json:"containerPort"`
 	} `json:"portMappings"`
 }
@@ -49,22 +60,35 @@ type deploymentController struct {
 	Type string `json:"type"`
 }
 
+// service is an ECS service. Its task definition, launch type, capacity
+// provider strategy, platform version, network configuration and load
+// balancers are those of its PRIMARY task set, and absent while it has
+// none.
 type service struct {
-	ServiceArn           string               `json:"serviceArn"`
-	ServiceName          string               `json:"serviceName"`
-	ClusterArn           string               `json:"clusterArn"`
-	Status               string               `json:"status"`
-	DesiredCount         int                  `json:"desiredCount"`
-	RunningCount         int                  `json:"runningCount"`
-	PendingCount         int                  `json:"pendingCount"`
-	LaunchType           string               `json:"launchType,omitempty"`
-	TaskDefinition       string               `json:"taskDefinition,omitempty"`
-	DeploymentController deploymentController `json:"deploymentController"`
-	SchedulingStrategy   string               `json:"schedulingStrategy"`
-	NetworkConfiguration json.RawMessage      `json:"networkConfiguration,omitempty"`
-	CreatedAt            epoch                `json:"createdAt"`
-	TaskSets             []*taskSet           `json:"taskSets"`
-	Tags                 []ecsTag             `json:"tags,omitempty"`
+	ServiceArn                    string                 `json:"serviceArn"`
+	ServiceName                   string                 `json:"serviceName"`
+	ClusterArn                    string                 `json:"clusterArn"`
+	Status                        string                 `json:"status"`
+	DesiredCount                  int                    `json:"desiredCount"`
+	RunningCount                  int                    `json:"runningCount"`
+	PendingCount                  int                    `json:"pendingCount"`
+	LaunchType                    string                 `json:"launchType,omitempty"`
+	CapacityProviderStrategy      []capacityProviderItem `json:"capacityProviderStrategy,omitempty"`
+	PlatformVersion               string                 `json:"platformVersion,omitempty"`
+	TaskDefinition                string                 `json:"taskDefinition,omitempty"`
+	LoadBalancers                 []taskSetLoadBalancer  `json:"loadBalancers"`
+	DeploymentController          deploymentController   `json:"deploymentController"`
+	DeploymentConfiguration       json.RawMessage        `json:"deploymentConfiguration,omitempty"`
+	PlacementConstraints          json.RawMessage        `json:"placementConstraints,omitempty"`
+	PlacementStrategy             json.RawMessage        `json:"placementStrategy,omitempty"`
+	HealthCheckGracePeriodSeconds *int                   `json:"healthCheckGracePeriodSeconds,omitempty"`
+	PropagateTags                 string                 `json:"propagateTags,omitempty"`
+	EnableECSManagedTags          bool                   `json:"enableECSManagedTags"`
+	SchedulingStrategy            string                 `json:"schedulingStrategy"`
+	NetworkConfiguration          json.RawMessage        `json:"networkConfiguration,omitempty"`
+	CreatedAt                     epoch                  `json:"createdAt"`
+	TaskSets                      []*taskSet             `json:"taskSets"`
+	Tags                          []ecsTag               `json:"tags,omitempty"`
 
 	cluster *cluster
 }
@@ -81,34 +105,37 @@ type taskSetLoadBalancer struct {
 }
 
 type taskSet struct {
-	ID                       string                `json:"id"`
-	TaskSetArn               string                `json:"taskSetArn"`
-	ServiceArn               string                `json:"serviceArn"`
-	ClusterArn               string                `json:"clusterArn"`
-	StartedBy                string                `json:"startedBy,omitempty"`
-	ExternalID               string                `json:"externalId,omitempty"`
-	Status                   string                `json:"status"`
-	TaskDefinition           string                `json:"taskDefinition"`
-	ComputedDesiredCount     int                   `json:"computedDesiredCount"`
-	PendingCount             int                   `json:"pendingCount"`
-	RunningCount             int                   `json:"runningCount"`
-	CreatedAt                epoch                 `json:"createdAt"`
-	UpdatedAt                epoch                 `json:"updatedAt"`
-	LaunchType               string                `json:"launchType,omitempty"`
-	CapacityProviderStrategy json.RawMessage       `json:"capacityProviderStrategy,omitempty"`
-	PlatformVersion          string                `json:"platformVersion,omitempty"`
-	NetworkConfiguration     json.RawMessage       `json:"networkConfiguration,omitempty"`
-	LoadBalancers            []taskSetLoadBalancer `json:"loadBalancers"`
-	Scale                    scale                 `json:"scale"`
-	StabilityStatus          string                `json:"stabilityStatus"`
-	StabilityStatusAt        epoch                 `json:"stabilityStatusAt"`
-	Tags                     []ecsTag              `json:"tags,omitempty"`
+	ID                       string                 `json:"id"`
+	TaskSetArn               string                 `json:"taskSetArn"`
+	ServiceArn               string                 `json:"serviceArn"`
+	ClusterArn               string                 `json:"clusterArn"`
+	StartedBy                string                 `json:"startedBy,omitempty"`
+	ExternalID               string                 `json:"externalId,omitempty"`
+	Status                   string                 `json:"status"`
+	TaskDefinition           string                 `json:"taskDefinition"`
+	ComputedDesiredCount     int                    `json:"computedDesiredCount"`
+	PendingCount             int                    `json:"pendingCount"`
+	RunningCount             int                    `json:"runningCount"`
+	CreatedAt                epoch                  `json:"createdAt"`
+	UpdatedAt                epoch                  `json:"updatedAt"`
+	LaunchType               string                 `json:"launchType,omitempty"`
+	CapacityProviderStrategy []capacityProviderItem `json:"capacityProviderStrategy,omitempty"`
+	PlatformVersion          string                 `json:"platformVersion,omitempty"`
+	NetworkConfiguration     json.RawMessage        `json:"networkConfiguration,omitempty"`
+	LoadBalancers            []taskSetLoadBalancer  `json:"loadBalancers"`
+	Scale                    scale                  `json:"scale"`
+	StabilityStatus          string                 `json:"stabilityStatus"`
+	StabilityStatusAt        epoch                  `json:"stabilityStatusAt"`
+	Tags                     []ecsTag               `json:"tags,omitempty"`
 
 	service     *service
 	taskDef     *taskDefinition
 	clientToken string
 	fault       TaskSetFault
 	tasks       []*task
+	// launched counts the tasks started, to share them out between the
+	// capacity providers of the strategy.
+	launched int
 	// nextLaunch holds back replacements of tasks that stopped on their own.
 	nextLaunch time.Time
 }
@@ -150,6 +177,7 @@ type task struct {
 	StartedBy         string       `json:"startedBy,omitempty"`
 	Group             string       `json:"group,omitempty"`
 	LaunchType        string       `json:"launchType,omitempty"`
+	CapacityProvider  string       `json:"capacityProviderName,omitempty"`
 	Cpu               string       `json:"cpu,omitempty"`
 	Memory            string       `json:"memory,omitempty"`
 	HealthStatus      string       `json:"healthStatus"`

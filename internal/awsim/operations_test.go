@@ -27,7 +27,10 @@ func TestBuildFromScratch(t *testing.T) {
 		}
 	}
 
-	cl, err := b.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("prod")})
+	cl, err := b.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("prod"),
+		CapacityProviders: []string{"FARGATE", "FARGATE_SPOT"},
+		DefaultCapacityProviderStrategy: []ecstypes.CapacityProviderStrategyItem{
+			{CapacityProvider: aws.String("FARGATE"), Base: 1, Weight: 1}, {CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 1}}})
 	must(err)
 	clusters, err := b.ecs.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"prod", "missing"}})
 	must(err)
@@ -121,11 +124,16 @@ func TestBuildFromScratch(t *testing.T) {
 
 	// The service, its first task set, and the counts as it scales.
 	td, err := b.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("api"), NetworkMode: ecstypes.NetworkModeAwsvpc,
+		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate}, Cpu: aws.String(".5 vCPU"), Memory: aws.String("1 GB"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("web"), Image: aws.String("api:1"), Essential: aws.Bool(true),
 			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(80)}}}},
 		Tags: []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("core")}}})
 	must(err)
 	tdArn := *td.TaskDefinition.TaskDefinitionArn
+	if got := td.TaskDefinition; aws.ToString(got.Cpu) != "512" || aws.ToString(got.Memory) != "1024" ||
+		len(got.Compatibilities) != 2 || got.Compatibilities[1] != ecstypes.CompatibilityFargate {
+		t.Fatalf("registered cpu %q memory %q compatibilities %v, want 512, 1024, [EC2 FARGATE]", aws.ToString(got.Cpu), aws.ToString(got.Memory), got.Compatibilities)
+	}
 	desc, err := b.ecs.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("api"), Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}})
 	must(err)
 	if *desc.TaskDefinition.TaskDefinitionArn != tdArn || *desc.TaskDefinition.ContainerDefinitions[0].PortMappings[0].ContainerPort != 80 || len(desc.Tags) != 1 {
@@ -176,10 +184,20 @@ func TestBuildFromScratch(t *testing.T) {
 	}
 	tasks, err := b.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("prod"), Tasks: taskArns})
 	must(err)
+	providers := map[string]int{}
 	for _, task := range tasks.Tasks {
-		if *task.LastStatus != "RUNNING" || *task.StartedBy != *ts.TaskSet.Id || *task.Group != "service:api" {
-			t.Fatalf("task %s: %s started by %s in %s", *task.TaskArn, *task.LastStatus, *task.StartedBy, *task.Group)
+		if *task.LastStatus != "RUNNING" || *task.StartedBy != *ts.TaskSet.Id || *task.Group != "service:api" || task.LaunchType != ecstypes.LaunchTypeFargate {
+			t.Fatalf("task %s: %s started by %s in %s on %s", *task.TaskArn, *task.LastStatus, *task.StartedBy, *task.Group, task.LaunchType)
 		}
+		providers[aws.ToString(task.CapacityProviderName)]++
+	}
+	// The cluster's default strategy: FARGATE takes the base task, then the
+	// two providers share the rest.
+	if providers["FARGATE"] < 2 || providers["FARGATE_SPOT"] < 1 || len(providers) != 2 {
+		t.Fatalf("tasks per capacity provider: %v, want FARGATE (with the base task) and FARGATE_SPOT", providers)
+	}
+	if got := b.taskSet(t, sd, *ts.TaskSet.Id); got.LaunchType != "" || len(got.CapacityProviderStrategy) != 2 {
+		t.Fatalf("task set without launch type or strategy: launch type %q, strategy %+v, want the cluster's default", got.LaunchType, got.CapacityProviderStrategy)
 	}
 
 	// Tags on a task set.

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Scenario describes an app to seed: an EXTERNAL-controller service behind
 // an ALB listener with a blue and a green target group, each behind one
 // forward rule, and blue serving through a running PRIMARY task set whose
-// targets are healthy.
+// targets are healthy. The cluster has the FARGATE and FARGATE_SPOT
+// capacity providers and no default strategy; the service is created as
+// AWS takes an EXTERNAL one, with its launch type and network
+// configuration on the task set.
 type Scenario struct {
 	// Name names the app; resources are named after it. Default "demo".
 	Name string `json:"name,omitempty"`
@@ -103,7 +107,10 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 	out := Seeded{Name: sc.Name, Region: s.cfg.Region, AccountID: s.cfg.AccountID,
 		Cluster: sc.Cluster, Service: sc.Name, ContainerName: sc.ContainerName, ContainerPort: sc.ContainerPort,
 		TargetGroupArns: map[string]string{}, RuleArns: map[string]string{}, Alarms: sc.Alarms}
-	c := s.createCluster(sc.Cluster, nil)
+	c, err := s.createCluster(createClusterInput{ClusterName: sc.Cluster, CapacityProviders: slices.Clone(fargateProviders)})
+	if err != nil {
+		return Seeded{}, fmt.Errorf("seed %s: %w", sc.Name, err)
+	}
 	out.ClusterArn = c.ClusterArn
 	vpc := "vpc-" + s.newID(8)
 	out.Subnets = []string{"subnet-" + s.newID(8), "subnet-" + s.newID(8)}
@@ -114,7 +121,7 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 	})
 	td, err := s.registerTaskDefinition(registerTaskDefinitionInput{
 		Family: sc.Name, ContainerDefinitions: []json.RawMessage{container},
-		Cpu: "256", Memory: "512", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"},
+		Cpu: ptr("256"), Memory: ptr("512"), NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"},
 	})
 	if err != nil {
 		return Seeded{}, err
@@ -124,7 +131,7 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 		"subnets": out.Subnets, "securityGroups": out.SecurityGroups, "assignPublicIp": "DISABLED"}})
 	desired := sc.DesiredCount
 	svc, err := s.createService(createServiceInput{Cluster: sc.Cluster, ServiceName: sc.Name, DesiredCount: &desired,
-		LaunchType: "FARGATE", DeploymentController: deploymentController{Type: "EXTERNAL"}, NetworkConfiguration: netCfg})
+		DeploymentController: deploymentController{Type: "EXTERNAL"}})
 	if err != nil {
 		return Seeded{}, fmt.Errorf("seed %s: %w", sc.Name, err)
 	}
@@ -158,7 +165,7 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 	}
 	zero := scale{Value: 0, Unit: "PERCENT"}
 	ts, err := s.createTaskSet(createTaskSetInput{Cluster: sc.Cluster, Service: sc.Name, ExternalID: "seed",
-		TaskDefinition: td.TaskDefinitionArn, LaunchType: "FARGATE", Scale: &zero,
+		TaskDefinition: td.TaskDefinitionArn, LaunchType: "FARGATE", NetworkConfiguration: netCfg, Scale: &zero,
 		LoadBalancers: []taskSetLoadBalancer{{TargetGroupArn: out.TargetGroupArns["blue"], ContainerName: sc.ContainerName, ContainerPort: sc.ContainerPort}}})
 	if err != nil {
 		return Seeded{}, err
@@ -177,3 +184,5 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 	}
 	return out, nil
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -194,7 +194,7 @@ func (w *world) writeConfig(appFields map[string]any) {
 			"ContainerDefinitionTemplates": []any{map[string]any{"Name": sd.ContainerName, "Image": "{{.Artifact.Value}}",
 				"PortMappings": []any{map[string]any{"containerPort": sd.ContainerPort}}}},
 			"Environments": map[string]any{"prod": map[string]any{
-				"Cluster": sd.Cluster, "Family": sd.Service, "Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
+				"Cluster": sd.Cluster, "Family": sd.Service, "CPU": "256", "Memory": "512", "Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
 				"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns}},
 		}
 		for k, v := range appFields {

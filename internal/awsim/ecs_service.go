@@ -21,6 +21,8 @@ type createServiceInput struct {
 	LoadBalancers        []json.RawMessage    `json:"loadBalancers"`
 	NetworkConfiguration json.RawMessage      `json:"networkConfiguration"`
 	Tags                 []ecsTag             `json:"tags"`
+
+	HealthCheckGracePeriodSeconds *int `json:"healthCheckGracePeriodSeconds"`
 }
 
 func (s *Server) createService(in createServiceInput) (*service, error) {
@@ -65,6 +67,8 @@ func (s *Server) createService(in createServiceInput) (*service, error) {
 		TaskSets:             []*taskSet{},
 		Tags:                 in.Tags,
 		cluster:              c,
+
+		HealthCheckGracePeriodSeconds: in.HealthCheckGracePeriodSeconds,
 	}
 	s.services[arn] = svc
 	return svc, nil
@@ -173,6 +177,8 @@ func (s *Server) ecsUpdateService(body []byte) (any, error) {
 		Service        string `json:"service"`
 		DesiredCount   *int   `json:"desiredCount"`
 		TaskDefinition string `json:"taskDefinition"`
+
+		HealthCheckGracePeriodSeconds *int `json:"healthCheckGracePeriodSeconds"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -183,6 +189,9 @@ func (s *Server) ecsUpdateService(body []byte) (any, error) {
 	}
 	if in.TaskDefinition != "" {
 		return nil, invalidParam("Unable to update task definition on services with a deployment controller type of EXTERNAL.")
+	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		svc.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
 	}
 	if in.DesiredCount != nil {
 		if *in.DesiredCount < 0 || *in.DesiredCount > maxTasksPerService {

@@ -66,6 +66,10 @@ type service struct {
 	TaskSets             []*taskSet           `json:"taskSets"`
 	Tags                 []ecsTag             `json:"tags,omitempty"`
 
+	// HealthCheckGracePeriodSeconds is how long after a task starts the
+	// scheduler ignores its failing load balancer health checks.
+	HealthCheckGracePeriodSeconds *int `json:"healthCheckGracePeriodSeconds,omitempty"`
+
 	cluster *cluster
 }
 

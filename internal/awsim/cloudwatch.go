@@ -102,7 +102,9 @@ func (s *Server) serveCloudWatchQuery(w http.ResponseWriter, op string, form url
 	}
 	in := cwInput{}
 	for k, v := range tree {
-		in[k] = fromQuery(v)
+		if k != "Action" && k != "Version" {
+			in[k] = fromQuery(v)
+		}
 	}
 	var out map[string]any
 	s.lock()
@@ -340,35 +342,11 @@ func cwValidation(format string, args ...any) error {
 	return awsproto.Errorf("ValidationError", "1 validation error detected: "+format, args...)
 }
 
-// cwDescribeAlarms lists alarms by name, prefix and state, sorted by name and
-// paged with MaxRecords (1 to 100, default 50) and NextToken. Only metric
-// alarms are listed unless AlarmTypes asks for composite ones.
+// cwDescribeAlarms lists alarms by name, prefix and state, or the children
+// or parents of a composite alarm, sorted by name and paged with MaxRecords
+// (1 to 100, default 50) and NextToken. Only metric alarms are listed unless
+// AlarmTypes asks for composite ones.
 func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
-	names := in.strings("AlarmNames")
-	prefix, state := in.str("AlarmNamePrefix"), in.str("StateValue")
-	if len(names) > 100 {
-		return nil, cwValidation("Value '[%s]' at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100", strings.Join(names, ", "))
-	}
-	if len(names) > 0 && prefix != "" {
-		return nil, awsproto.Errorf("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix cannot be used together")
-	}
-	if state != "" && !alarmStates[state] {
-		return nil, cwValidation("Value '%s' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]", state)
-	}
-	wantMetric, wantComposite := true, false
-	if types := in.strings("AlarmTypes"); len(types) > 0 {
-		wantMetric, wantComposite = false, false
-		for _, t := range types {
-			switch t {
-			case "MetricAlarm":
-				wantMetric = true
-			case "CompositeAlarm":
-				wantComposite = true
-			default:
-				return nil, cwValidation("Value '[%s]' at 'alarmTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [CompositeAlarm, MetricAlarm]]", strings.Join(types, ", "))
-			}
-		}
-	}
 	size := 50
 	if v, ok := in.number("MaxRecords"); ok {
 		if v < 1 || v > 100 {
@@ -380,19 +358,9 @@ func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
 		}
 		size = int(v)
 	}
-	var keys []string
-	for name := range s.alarms {
-		keys = append(keys, name)
-	}
-	sort.Strings(keys)
-	var matched []*alarm
-	for _, name := range keys {
-		a := s.alarms[name]
-		if (len(names) > 0 && !slices.Contains(names, name)) || !strings.HasPrefix(name, prefix) ||
-			(state != "" && a.state != state) || (a.rule == nil && !wantMetric) || (a.rule != nil && !wantComposite) {
-			continue
-		}
-		matched = append(matched, a)
+	matched, brief, err := s.matchAlarms(in)
+	if err != nil {
+		return nil, err
 	}
 	start := 0
 	if tok := in.str("NextToken"); tok != "" {
@@ -405,10 +373,14 @@ func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
 	end := min(start+size, len(matched))
 	metrics, composites := []any{}, []any{}
 	for _, a := range matched[start:end] {
+		f := a.fields()
+		if brief {
+			f = map[string]any{"AlarmName": a.name, "AlarmArn": a.arn, "StateValue": a.state, "StateUpdatedTimestamp": a.updated}
+		}
 		if a.rule != nil {
-			composites = append(composites, a.fields())
+			composites = append(composites, f)
 		} else {
-			metrics = append(metrics, a.fields())
+			metrics = append(metrics, f)
 		}
 	}
 	out := map[string]any{"MetricAlarms": metrics, "CompositeAlarms": composites}
@@ -416,6 +388,76 @@ func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
 		out["NextToken"] = "alarms-" + strconv.Itoa(end)
 	}
 	return out, nil
+}
+
+// matchAlarms returns the alarms a DescribeAlarms request names, sorted by
+// name, and whether only their names, ARNs and states are shown (for
+// ChildrenOfAlarmName and ParentsOfAlarmName, which take no other filter).
+func (s *Server) matchAlarms(in cwInput) ([]*alarm, bool, error) {
+	var keys []string
+	for name := range s.alarms {
+		keys = append(keys, name)
+	}
+	sort.Strings(keys)
+	var matched []*alarm
+	children, parents := in.str("ChildrenOfAlarmName"), in.str("ParentsOfAlarmName")
+	if children != "" || parents != "" {
+		for k := range in {
+			if k != "MaxRecords" && k != "NextToken" && (k != "ChildrenOfAlarmName" || parents != "") && (k != "ParentsOfAlarmName" || children != "") {
+				return nil, false, awsproto.Errorf("ValidationError", "ChildrenOfAlarmName and ParentsOfAlarmName cannot be used with any parameter but MaxRecords and NextToken")
+			}
+		}
+		var refs []string
+		if p := s.alarms[children]; p != nil && p.rule != nil {
+			refs = p.rule.refs(nil)
+		}
+		for _, name := range keys {
+			a := s.alarms[name]
+			switch {
+			case children != "" && (slices.Contains(refs, a.name) || slices.Contains(refs, a.arn)):
+				matched = append(matched, a)
+			case parents != "" && a.rule != nil:
+				if prefs := a.rule.refs(nil); slices.Contains(prefs, parents) || (s.alarms[parents] != nil && slices.Contains(prefs, s.alarms[parents].arn)) {
+					matched = append(matched, a)
+				}
+			}
+		}
+		return matched, true, nil
+	}
+	names := in.strings("AlarmNames")
+	prefix, state := in.str("AlarmNamePrefix"), in.str("StateValue")
+	if len(names) > 100 {
+		return nil, false, cwValidation("Value '[%s]' at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100", strings.Join(names, ", "))
+	}
+	if len(names) > 0 && prefix != "" {
+		return nil, false, awsproto.Errorf("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix cannot be used together")
+	}
+	if state != "" && !alarmStates[state] {
+		return nil, false, cwValidation("Value '%s' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]", state)
+	}
+	wantMetric, wantComposite := true, false
+	if types := in.strings("AlarmTypes"); len(types) > 0 {
+		wantMetric, wantComposite = false, false
+		for _, t := range types {
+			switch t {
+			case "MetricAlarm":
+				wantMetric = true
+			case "CompositeAlarm":
+				wantComposite = true
+			default:
+				return nil, false, cwValidation("Value '[%s]' at 'alarmTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [CompositeAlarm, MetricAlarm]]", strings.Join(types, ", "))
+			}
+		}
+	}
+	for _, name := range keys {
+		a := s.alarms[name]
+		if (len(names) > 0 && !slices.Contains(names, name)) || !strings.HasPrefix(name, prefix) ||
+			(state != "" && a.state != state) || (a.rule == nil && !wantMetric) || (a.rule != nil && !wantComposite) {
+			continue
+		}
+		matched = append(matched, a)
+	}
+	return matched, false, nil
 }
 
 // cwSetAlarmState sets the state of a metric or composite alarm. An alarm

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 
@@ -185,6 +186,36 @@ func TestDescribeAlarmsFilters(t *testing.T) {
 		}
 	})
 
+	t.Run("children and parents", func(t *testing.T) {
+		b.putComposite(t, "c3", "ALARM(c1) OR ALARM(a2)")
+		for _, c := range []struct {
+			in   *cloudwatch.DescribeAlarmsInput
+			want []string
+		}{
+			{&cloudwatch.DescribeAlarmsInput{ChildrenOfAlarmName: aws.String("c3")}, []string{"a2", "c1"}},
+			{&cloudwatch.DescribeAlarmsInput{ParentsOfAlarmName: aws.String("a1")}, []string{"c1", "c2"}},
+			{&cloudwatch.DescribeAlarmsInput{ParentsOfAlarmName: aws.String("c1"), MaxRecords: aws.Int32(10)}, []string{"c3"}},
+		} {
+			out, err := b.cw.DescribeAlarms(b.ctx, c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range out.MetricAlarms {
+				got = append(got, *a.AlarmName)
+			}
+			for _, a := range out.CompositeAlarms {
+				got = append(got, *a.AlarmName)
+			}
+			sort.Strings(got)
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Fatalf("%+v: %v, want %v", c.in, got, c.want)
+			}
+		}
+		_, err := b.cw.DescribeAlarms(b.ctx, &cloudwatch.DescribeAlarmsInput{ChildrenOfAlarmName: aws.String("c3"), StateValue: cwtypes.StateValueOk})
+		wantAPIError(t, err, "ValidationError", "ChildrenOfAlarmName and ParentsOfAlarmName cannot be used with any parameter but MaxRecords and NextToken")
+	})
+
 	many := make([]string, 101)
 	for i := range many {
 		many[i] = fmt.Sprintf("n%d", i)
@@ -209,6 +240,23 @@ func TestDescribeAlarmsFilters(t *testing.T) {
 			_, err := b.cw.DescribeAlarms(b.ctx, c.in)
 			wantAPIError(t, err, c.code, c.msg)
 		})
+	}
+}
+
+// TestDescribeAlarmsDefaultPage: without MaxRecords a page holds 50 alarms.
+func TestDescribeAlarmsDefaultPage(t *testing.T) {
+	b := newBed(t, awsim.Config{})
+	for i := range 51 {
+		if err := b.sim.SetAlarm(fmt.Sprintf("alarm-%02d", i), "OK", "fine"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := b.cw.DescribeAlarms(b.ctx, &cloudwatch.DescribeAlarmsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.MetricAlarms) != 50 || out.NextToken == nil {
+		t.Fatalf("first page: %d alarms, next token %v; want 50 and a token", len(out.MetricAlarms), out.NextToken)
 	}
 }
 

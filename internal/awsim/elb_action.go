@@ -82,16 +82,11 @@ func (s *Server) normalizeForward(n qmap) error {
 	case arn != "" && (len(tgs) != 1 || tgs[0].str("TargetGroupArn") != arn):
 		return validationErr("You cannot specify both a target group ARN and a forward config that names other target groups: the forward config must hold only target group '%s'", arn)
 	}
-	seen := map[string]bool{}
 	for _, tg := range tgs {
 		tgArn := tg.str("TargetGroupArn")
 		if tgArn == "" {
 			return validationErr("A target group ARN must be specified for each target group of a forward config")
 		}
-		if seen[tgArn] {
-			return validationErr("Target group '%s' is specified more than once in the forward config", tgArn)
-		}
-		seen[tgArn] = true
 		w, err := strconv.Atoi(tg.str("Weight"))
 		switch {
 		case tg.str("Weight") == "" && len(tgs) == 1:

@@ -308,6 +308,11 @@ func (s *Server) targetsRequest(in qmap) (*targetGroup, []targetRef, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if _, given := t["Port"]; given {
+			if err := rangeErr("targets."+itoa(i+1)+".member.port", port, 1, 65535); err != nil {
+				return nil, nil, err
+			}
+		}
 		refs = append(refs, targetRef{t.str("Id"), port})
 	}
 	return tg, refs, nil

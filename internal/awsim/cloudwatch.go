@@ -18,7 +18,7 @@ import (
 	"ecs-deploy/internal/awsproto"
 )
 
-// alarm is a CloudWatch metric alarm.
+// alarm is a CloudWatch metric alarm or, with a rule, a composite alarm.
 type alarm struct {
 	name, arn, state, reason string
 	metric, namespace        string
@@ -26,6 +26,10 @@ type alarm struct {
 	comparison, statistic    string
 	periods, period          int64
 	updated, configured      time.Time
+
+	// rule is a composite alarm's AlarmRule, ruleSrc its text.
+	rule    alarmRule
+	ruleSrc string
 }
 
 var alarmStates = map[string]bool{"OK": true, "ALARM": true, "INSUFFICIENT_DATA": true}
@@ -41,7 +45,7 @@ func (s *Server) SetAlarm(name, state, reason string) error {
 	if a == nil {
 		a = s.newAlarm(name)
 	}
-	a.state, a.reason, a.updated = state, reason, s.now
+	s.setAlarmState(a, state, reason)
 	return nil
 }
 
@@ -54,9 +58,16 @@ func (s *Server) newAlarm(name string) *alarm {
 	return a
 }
 
+// cwJSONContentType is the content type of CloudWatch's JSON protocol.
+const cwJSONContentType = "application/x-amz-json-1.0"
+
 // serveCloudWatch answers CloudWatch calls in Smithy RPC v2 CBOR (what the
 // Go SDK sends) or JSON 1.0 (what the AWS CLI sends).
 func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, p awsproto.Protocol, op string) {
+	if p == awsproto.ProtocolJSON {
+		// Errors as well as answers: CloudWatch speaks JSON 1.0, not 1.1.
+		w.Header().Set("Content-Type", cwJSONContentType)
+	}
 	body, _ := io.ReadAll(r.Body)
 	in, err := decodeCWInput(p, body)
 	if err != nil {
@@ -72,7 +83,7 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, p awspr
 		return
 	}
 	if p == awsproto.ProtocolJSON {
-		writeJSON(w, "application/x-amz-json-1.0", toJSON(out))
+		writeJSON(w, cwJSONContentType, toJSON(out))
 		return
 	}
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
@@ -91,7 +102,9 @@ func (s *Server) serveCloudWatchQuery(w http.ResponseWriter, op string, form url
 	}
 	in := cwInput{}
 	for k, v := range tree {
-		in[k] = fromQuery(v)
+		if k != "Action" && k != "Version" {
+			in[k] = fromQuery(v)
+		}
 	}
 	var out map[string]any
 	s.lock()
@@ -160,6 +173,8 @@ func (s *Server) cloudWatchOp(op string, in cwInput) (map[string]any, error) {
 		return s.cwSetAlarmState(in)
 	case "PutMetricAlarm":
 		return s.cwPutMetricAlarm(in)
+	case "PutCompositeAlarm":
+		return s.cwPutCompositeAlarm(in)
 	}
 	return nil, awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op)
 }
@@ -291,6 +306,19 @@ func (in cwInput) number(key string) (float64, bool) {
 }
 
 func (a *alarm) fields() map[string]any {
+	if a.rule != nil {
+		return map[string]any{
+			"AlarmName":                          a.name,
+			"AlarmArn":                           a.arn,
+			"AlarmRule":                          a.ruleSrc,
+			"StateValue":                         a.state,
+			"StateReason":                        a.reason,
+			"StateUpdatedTimestamp":              a.updated,
+			"StateTransitionedTimestamp":         a.updated,
+			"AlarmConfigurationUpdatedTimestamp": a.configured,
+			"ActionsEnabled":                     true,
+		}
+	}
 	return map[string]any{
 		"AlarmName":                          a.name,
 		"AlarmArn":                           a.arn,
@@ -309,41 +337,147 @@ func (a *alarm) fields() map[string]any {
 	}
 }
 
+// cwValidation is a CloudWatch request validation error, in AWS's words.
+func cwValidation(format string, args ...any) error {
+	return awsproto.Errorf("ValidationError", "1 validation error detected: "+format, args...)
+}
+
+// cwDescribeAlarms lists alarms by name, prefix and state, or the children
+// or parents of a composite alarm, sorted by name and paged with MaxRecords
+// (1 to 100, default 50) and NextToken. Only metric alarms are listed unless
+// AlarmTypes asks for composite ones.
 func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
-	names := in.strings("AlarmNames")
-	prefix, state := in.str("AlarmNamePrefix"), in.str("StateValue")
-	if len(names) > 0 && prefix != "" {
-		return nil, awsproto.Errorf("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix cannot be used together")
+	size := 50
+	if v, ok := in.number("MaxRecords"); ok {
+		if v < 1 || v > 100 {
+			op := "greater than or equal to 1"
+			if v > 100 {
+				op = "less than or equal to 100"
+			}
+			return nil, cwValidation("Value '%v' at 'maxRecords' failed to satisfy constraint: Member must have value %s", v, op)
+		}
+		size = int(v)
 	}
-	if state != "" && !alarmStates[state] {
-		return nil, awsproto.Errorf("InvalidParameterValue", "StateValue %q is not OK, ALARM or INSUFFICIENT_DATA", state)
+	matched, brief, err := s.matchAlarms(in)
+	if err != nil {
+		return nil, err
 	}
+	start := 0
+	if tok := in.str("NextToken"); tok != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(tok, "alarms-"))
+		if err != nil || !strings.HasPrefix(tok, "alarms-") || n < 0 || n > len(matched) {
+			return nil, awsproto.Errorf("InvalidNextToken", "The service cannot process the given NextToken %q", tok)
+		}
+		start = n
+	}
+	end := min(start+size, len(matched))
+	metrics, composites := []any{}, []any{}
+	for _, a := range matched[start:end] {
+		f := a.fields()
+		if brief {
+			f = map[string]any{"AlarmName": a.name, "AlarmArn": a.arn, "StateValue": a.state, "StateUpdatedTimestamp": a.updated}
+		}
+		if a.rule != nil {
+			composites = append(composites, f)
+		} else {
+			metrics = append(metrics, f)
+		}
+	}
+	out := map[string]any{"MetricAlarms": metrics, "CompositeAlarms": composites}
+	if end < len(matched) {
+		out["NextToken"] = "alarms-" + strconv.Itoa(end)
+	}
+	return out, nil
+}
+
+// matchAlarms returns the alarms a DescribeAlarms request names, sorted by
+// name, and whether only their names, ARNs and states are shown (for
+// ChildrenOfAlarmName and ParentsOfAlarmName, which take no other filter).
+func (s *Server) matchAlarms(in cwInput) ([]*alarm, bool, error) {
 	var keys []string
 	for name := range s.alarms {
 		keys = append(keys, name)
 	}
 	sort.Strings(keys)
-	list := []any{}
+	var matched []*alarm
+	children, parents := in.str("ChildrenOfAlarmName"), in.str("ParentsOfAlarmName")
+	if children != "" || parents != "" {
+		for k := range in {
+			if k != "MaxRecords" && k != "NextToken" && (k != "ChildrenOfAlarmName" || parents != "") && (k != "ParentsOfAlarmName" || children != "") {
+				return nil, false, awsproto.Errorf("ValidationError", "ChildrenOfAlarmName and ParentsOfAlarmName cannot be used with any parameter but MaxRecords and NextToken")
+			}
+		}
+		var refs []string
+		if p := s.alarms[children]; p != nil && p.rule != nil {
+			refs = p.rule.refs(nil)
+		}
+		for _, name := range keys {
+			a := s.alarms[name]
+			switch {
+			case children != "" && (slices.Contains(refs, a.name) || slices.Contains(refs, a.arn)):
+				matched = append(matched, a)
+			case parents != "" && a.rule != nil:
+				if prefs := a.rule.refs(nil); slices.Contains(prefs, parents) || (s.alarms[parents] != nil && slices.Contains(prefs, s.alarms[parents].arn)) {
+					matched = append(matched, a)
+				}
+			}
+		}
+		return matched, true, nil
+	}
+	names := in.strings("AlarmNames")
+	prefix, state := in.str("AlarmNamePrefix"), in.str("StateValue")
+	if len(names) > 100 {
+		return nil, false, cwValidation("Value '[%s]' at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100", strings.Join(names, ", "))
+	}
+	if len(names) > 0 && prefix != "" {
+		return nil, false, awsproto.Errorf("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix cannot be used together")
+	}
+	if state != "" && !alarmStates[state] {
+		return nil, false, cwValidation("Value '%s' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]", state)
+	}
+	wantMetric, wantComposite := true, false
+	if types := in.strings("AlarmTypes"); len(types) > 0 {
+		wantMetric, wantComposite = false, false
+		for _, t := range types {
+			switch t {
+			case "MetricAlarm":
+				wantMetric = true
+			case "CompositeAlarm":
+				wantComposite = true
+			default:
+				return nil, false, cwValidation("Value '[%s]' at 'alarmTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [CompositeAlarm, MetricAlarm]]", strings.Join(types, ", "))
+			}
+		}
+	}
 	for _, name := range keys {
 		a := s.alarms[name]
-		if (len(names) > 0 && !slices.Contains(names, name)) || !strings.HasPrefix(name, prefix) || (state != "" && a.state != state) {
+		if (len(names) > 0 && !slices.Contains(names, name)) || !strings.HasPrefix(name, prefix) ||
+			(state != "" && a.state != state) || (a.rule == nil && !wantMetric) || (a.rule != nil && !wantComposite) {
 			continue
 		}
-		list = append(list, a.fields())
+		matched = append(matched, a)
 	}
-	return map[string]any{"MetricAlarms": list, "CompositeAlarms": []any{}}, nil
+	return matched, false, nil
 }
 
+// cwSetAlarmState sets the state of a metric or composite alarm. An alarm
+// that does not exist is ResourceNotFound (HTTP 404), with no message, as AWS
+// answers.
 func (s *Server) cwSetAlarmState(in cwInput) (map[string]any, error) {
+	for _, k := range []string{"AlarmName", "StateValue", "StateReason"} {
+		if _, ok := in[k]; !ok {
+			return nil, cwValidation("Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(k))
+		}
+	}
 	name, state := in.str("AlarmName"), in.str("StateValue")
 	a, ok := s.alarms[name]
 	if !ok {
-		return nil, awsproto.Errorf("ResourceNotFound", "Alarm %s not found", name)
+		return nil, &awsproto.Error{Code: "ResourceNotFound", Status: http.StatusNotFound}
 	}
 	if !alarmStates[state] {
-		return nil, awsproto.Errorf("InvalidParameterValue", "StateValue %q is not OK, ALARM or INSUFFICIENT_DATA", state)
+		return nil, cwValidation("Value '%s' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]", state)
 	}
-	a.state, a.reason, a.updated = state, in.str("StateReason"), s.now
+	s.setAlarmState(a, state, in.str("StateReason"))
 	return map[string]any{}, nil
 }
 

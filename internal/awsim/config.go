@@ -30,10 +30,21 @@ type Timings struct {
 	Provision time.Duration `json:"provision,omitempty"`
 	// Start is PENDING to RUNNING. Default 15s.
 	Start time.Duration `json:"start,omitempty"`
-	// HealthCheck is a registered target's initial to healthy. Default 15s.
-	HealthCheck time.Duration `json:"health_check,omitempty"`
-	// Deregistration is how long a deregistered target drains. Default 10s.
-	Deregistration time.Duration `json:"deregistration,omitempty"`
+	// Registration is how long a newly registered target stays initial
+	// (Elb.RegistrationInProgress) before the load balancer sends it its first
+	// health check. AWS publishes no figure for it. Default 10s.
+	//
+	// Everything else about target health follows the target group's own
+	// settings: a new target turns healthy one HealthCheckIntervalSeconds
+	// after its registration completes, a failing one unhealthy after
+	// UnhealthyThresholdCount intervals, a recovering one healthy after
+	// HealthyThresholdCount intervals, and a deregistered one drains for the
+	// deregistration_delay.timeout_seconds attribute.
+	Registration time.Duration `json:"registration,omitempty"`
+	// Unhealthy is how long the ECS scheduler takes to notice that a task's
+	// target turned unhealthy and stop the task. AWS publishes no figure
+	// for it. Default 10s.
+	Unhealthy time.Duration `json:"unhealthy,omitempty"`
 	// Stop is STOPPING to STOPPED. Default 5s.
 	Stop time.Duration `json:"stop,omitempty"`
 	// Restart is how long the scheduler waits before replacing a task that
@@ -67,8 +78,8 @@ func (c *Config) setDefaults() {
 	}{
 		{&t.Provision, 5 * time.Second},
 		{&t.Start, 15 * time.Second},
-		{&t.HealthCheck, 15 * time.Second},
-		{&t.Deregistration, 10 * time.Second},
+		{&t.Registration, 10 * time.Second},
+		{&t.Unhealthy, 10 * time.Second},
 		{&t.Stop, 5 * time.Second},
 		{&t.Restart, 10 * time.Second},
 		{&t.TaskExit, 10 * time.Second},
@@ -90,8 +101,8 @@ func (c Config) Validate() error {
 	}
 	t := c.Timings
 	for name, d := range map[string]time.Duration{
-		"Provision": t.Provision, "Start": t.Start, "HealthCheck": t.HealthCheck,
-		"Deregistration": t.Deregistration, "Stop": t.Stop, "Restart": t.Restart, "TaskExit": t.TaskExit,
+		"Provision": t.Provision, "Start": t.Start, "Registration": t.Registration,
+		"Unhealthy": t.Unhealthy, "Stop": t.Stop, "Restart": t.Restart, "TaskExit": t.TaskExit,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("awsim.Config.Timings.%s is negative (%v)", name, d))

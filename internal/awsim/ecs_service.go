@@ -280,6 +280,9 @@ func (s *Server) ecsUpdateService(body []byte) (any, error) {
 	if in.EnableECSManagedTags != nil {
 		svc.EnableECSManagedTags = *in.EnableECSManagedTags
 	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		svc.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
+	}
 	if in.DesiredCount != nil {
 		svc.DesiredCount = *in.DesiredCount
 		for _, ts := range svc.TaskSets {

@@ -175,8 +175,9 @@ func (s *Server) setRunning(t *task, healthy bool) {
 	}
 }
 
-// stopTask stops t: its targets drain first, then it stops. exitCode is the
-// essential container's exit code.
+// stopTask stops t: its targets drain first, for the longest deregistration
+// delay of their target groups, then it stops. exitCode is the essential
+// container's exit code.
 func (s *Server) stopTask(t *task, reason, code string, exitCode int) {
 	if t.DesiredStatus == "STOPPED" {
 		return
@@ -186,12 +187,11 @@ func (s *Server) stopTask(t *task, reason, code string, exitCode int) {
 	t.StoppedReason = reason
 	t.StopCode = code
 	tm := s.cfg.Timings
-	drain := tm.Deregistration
-	if len(t.targets) == 0 {
-		drain = 0
-	}
+	var drain time.Duration
 	for _, tg := range t.targets {
-		s.deregisterTarget(tg, t.ip, portOf(t.taskSet, tg))
+		if s.deregisterTarget(tg, t.ip, portOf(t.taskSet, tg)) {
+			drain = max(drain, tg.deregistrationDelay())
+		}
 	}
 	if t.LastStatus == "RUNNING" {
 		t.LastStatus = "DEACTIVATING"

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"ecs-deploy/internal/awsproto"
 )
@@ -26,6 +27,11 @@ var elbOps = map[string]queryHandler{
 	"RegisterTargets":       (*Server).elbRegisterTargets,
 	"DeregisterTargets":     (*Server).elbDeregisterTargets,
 	"DescribeTargetHealth":  (*Server).elbDescribeTargetHealth,
+	"ModifyTargetGroup":     (*Server).elbModifyTargetGroup,
+	"ModifyListener":        (*Server).elbModifyListener,
+
+	"DescribeTargetGroupAttributes": (*Server).elbDescribeTargetGroupAttributes,
+	"ModifyTargetGroupAttributes":   (*Server).elbModifyTargetGroupAttributes,
 }
 
 func (s *Server) serveELB(w http.ResponseWriter, op string, form url.Values) {
@@ -61,14 +67,32 @@ func validationErr(format string, args ...any) error {
 	return awsproto.Errorf("ValidationError", format, args...)
 }
 
+// rangeErr refuses a number outside a member's modelled range, in the words
+// AWS's request validation uses.
+func rangeErr(field string, v, lo, hi int) error {
+	switch {
+	case v < lo:
+		return validationErr("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %d", v, field, lo)
+	case v > hi:
+		return validationErr("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %d", v, field, hi)
+	}
+	return nil
+}
+
+// enumErr refuses a value outside a member's enum, in the words AWS's
+// request validation uses.
+func enumErr(field, v string, values []string) error {
+	return validationErr("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", v, field, strings.Join(values, ", "))
+}
+
 // markerPage pages items with the query protocol's Marker and PageSize.
 func markerPage[T any](items []T, in qmap) ([]T, string, error) {
 	size, err := in.intOr("PageSize", 400)
 	if err != nil {
 		return nil, "", err
 	}
-	if size < 1 || size > 400 {
-		return nil, "", validationErr("PageSize must be between 1 and 400")
+	if err := rangeErr("pageSize", size, 1, 400); err != nil {
+		return nil, "", err
 	}
 	start, err := in.intOr("Marker", 0)
 	if err != nil || start < 0 || start > len(items) {

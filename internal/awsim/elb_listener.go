@@ -58,54 +58,6 @@ func (s *Server) ruleArn(l *listener) string {
 	return s.arn("elasticloadbalancing", "listener-rule/"+suffix+"/"+s.newID(16))
 }
 
-// normalizeActions checks actions and fills in what ELB fills in: the order,
-// and the forward config of a single-target-group forward.
-func (s *Server) normalizeActions(actions qlist) (qlist, error) {
-	if len(actions) == 0 {
-		return nil, validationErr("At least one action must be specified")
-	}
-	out := make(qlist, 0, len(actions))
-	for i, a := range actions {
-		m, ok := a.(qmap)
-		if !ok {
-			return nil, validationErr("Actions.member.%d is not a structure", i+1)
-		}
-		n := qmap{}
-		for k, v := range m {
-			n[k] = v
-		}
-		if n.str("Order") == "" {
-			n["Order"] = itoa(i + 1)
-		}
-		switch n.str("Type") {
-		case "forward":
-			arn := n.str("TargetGroupArn")
-			fc := n.sub("ForwardConfig")
-			switch {
-			case arn != "" && fc == nil:
-				n["ForwardConfig"] = qmap{
-					"TargetGroups":                qlist{qmap{"TargetGroupArn": arn, "Weight": "1"}},
-					"TargetGroupStickinessConfig": qmap{"Enabled": "false"},
-				}
-			case arn == "" && fc == nil:
-				return nil, validationErr("A forward action must specify a target group")
-			}
-			for _, tgArn := range forwardTargets(qlist{n}) {
-				if _, ok := s.tgs[tgArn]; !ok {
-					return nil, awsproto.Errorf("TargetGroupNotFound", "Target group '%s' not found", tgArn)
-				}
-			}
-		case "fixed-response", "redirect", "authenticate-oidc", "authenticate-cognito":
-		case "":
-			return nil, validationErr("Actions.member.%d.Type is required", i+1)
-		default:
-			return nil, validationErr("Action type %q is not valid", n.str("Type"))
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
 func (s *Server) elbCreateListener(in qmap) (any, error) {
 	if err := in.required("LoadBalancerArn", "DefaultActions"); err != nil {
 		return nil, err
@@ -152,4 +104,44 @@ func (s *Server) elbDescribeListeners(in qmap) (any, error) {
 		return nil, err
 	}
 	return listenersResult{Listeners: items, NextMarker: next}, nil
+}
+
+// elbModifyListener changes a listener's port, protocol or default actions;
+// what is not given stays.
+func (s *Server) elbModifyListener(in qmap) (any, error) {
+	if err := in.required("ListenerArn"); err != nil {
+		return nil, err
+	}
+	l, ok := s.listeners[in.str("ListenerArn")]
+	if !ok {
+		return nil, awsproto.Errorf("ListenerNotFound", "Listener '%s' not found", in.str("ListenerArn"))
+	}
+	port, err := in.intOr("Port", l.Port)
+	if err != nil {
+		return nil, err
+	}
+	if port < 1 || port > 65535 {
+		return nil, validationErr("Port %d is out of range 1 to 65535", port)
+	}
+	for _, other := range s.listeners {
+		if other != l && other.LoadBalancerArn == l.LoadBalancerArn && other.Port == port {
+			return nil, awsproto.Errorf("DuplicateListener", "A listener already exists on this port for this load balancer '%s'", l.LoadBalancerArn)
+		}
+	}
+	actions := l.DefaultActions
+	if _, given := in["DefaultActions"]; given {
+		if actions, err = s.normalizeActions(in.list("DefaultActions")); err != nil {
+			return nil, err
+		}
+	}
+	l.Port, l.DefaultActions = port, actions
+	if p := in.str("Protocol"); p != "" {
+		l.Protocol = p
+	}
+	for _, r := range s.rules {
+		if r.listener == l && r.IsDefault {
+			r.Actions = actions
+		}
+	}
+	return listenersResult{Listeners: []*listener{l}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"ecs-deploy/internal/awsproto"
 )
@@ -13,32 +14,46 @@ type targetGroupsResult struct {
 	NextMarker   string         `xml:"NextMarker,omitempty"`
 }
 
-type createTargetGroupInput struct {
-	Name, Protocol, VpcID, TargetType, HealthCheckPath string
-	Port                                               int
-	Tags                                               []elbTag
+// healthCheckSettings are the health check parameters of CreateTargetGroup
+// and ModifyTargetGroup; nil means not given.
+type healthCheckSettings struct {
+	Enabled                      *bool
+	Path, Port, Protocol         string
+	Interval, Timeout            *int
+	HealthyCount, UnhealthyCount *int
+	Matcher                      string
 }
+
+type createTargetGroupInput struct {
+	Name, Protocol, VpcID, TargetType string
+	Port                              int
+	HealthCheck                       healthCheckSettings
+	Tags                              []elbTag
+}
+
+var targetGroupProtocols = []string{"HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE"}
 
 func (s *Server) createTargetGroup(in createTargetGroupInput) (*targetGroup, error) {
 	if in.Name == "" || len(in.Name) > 32 || !validELBName(in.Name) {
 		return nil, validationErr("Target group name %q is invalid: up to 32 letters, numbers and hyphens, not starting or ending with a hyphen", in.Name)
 	}
-	if in.Protocol == "" {
-		in.Protocol = "HTTP"
-	}
 	if in.TargetType == "" {
 		in.TargetType = "instance"
 	}
 	switch in.TargetType {
-	case "instance", "ip", "lambda", "alb":
+	case "instance", "ip", "alb":
+		if in.Protocol == "" {
+			in.Protocol = "HTTP"
+		}
+		if !slices.Contains(targetGroupProtocols, in.Protocol) {
+			return nil, enumErr("protocol", in.Protocol, targetGroupProtocols)
+		}
+		if in.Port < 1 || in.Port > 65535 {
+			return nil, validationErr("Port %d is out of range 1 to 65535", in.Port)
+		}
+	case "lambda":
 	default:
 		return nil, validationErr("TargetType %q is not one of instance, ip, lambda, alb", in.TargetType)
-	}
-	if in.Port < 1 || in.Port > 65535 {
-		return nil, validationErr("Port %d is out of range 1 to 65535", in.Port)
-	}
-	if in.HealthCheckPath == "" {
-		in.HealthCheckPath = "/"
 	}
 	for _, tg := range s.tgs {
 		if tg.TargetGroupName != in.Name {
@@ -59,7 +74,7 @@ func (s *Server) createTargetGroup(in createTargetGroupInput) (*targetGroup, err
 		HealthCheckEnabled:         true,
 		HealthCheckProtocol:        in.Protocol,
 		HealthCheckPort:            "traffic-port",
-		HealthCheckPath:            in.HealthCheckPath,
+		HealthCheckPath:            "/",
 		HealthCheckIntervalSeconds: 30,
 		HealthCheckTimeoutSeconds:  5,
 		HealthyThresholdCount:      5,
@@ -69,8 +84,84 @@ func (s *Server) createTargetGroup(in createTargetGroupInput) (*targetGroup, err
 		tags:                       in.Tags,
 		targets:                    map[string]*target{},
 	}
+	if in.TargetType == "lambda" {
+		// Lambda target groups check less often and not at all by default.
+		tg.HealthCheckEnabled, tg.HealthCheckIntervalSeconds, tg.HealthCheckTimeoutSeconds = false, 35, 30
+		tg.Protocol, tg.HealthCheckProtocol, tg.HealthCheckPort = "", "", ""
+	}
+	if err := tg.applyHealthCheck(in.HealthCheck); err != nil {
+		return nil, err
+	}
+	tg.attrs = defaultAttributes(tg)
 	s.tgs[tg.TargetGroupArn] = tg
 	return tg, nil
+}
+
+// applyHealthCheck checks health check settings against the ranges of the
+// API and sets those given, or changes nothing.
+func (tg *targetGroup) applyHealthCheck(h healthCheckSettings) error {
+	for _, c := range []struct {
+		field  string
+		v      *int
+		lo, hi int
+	}{
+		{"healthCheckIntervalSeconds", h.Interval, 5, 300},
+		{"healthCheckTimeoutSeconds", h.Timeout, 2, 120},
+		{"healthyThresholdCount", h.HealthyCount, 2, 10},
+		{"unhealthyThresholdCount", h.UnhealthyCount, 2, 10},
+	} {
+		if c.v != nil {
+			if err := rangeErr(c.field, *c.v, c.lo, c.hi); err != nil {
+				return err
+			}
+		}
+	}
+	if h.Enabled != nil && !*h.Enabled && tg.TargetType != "lambda" {
+		return validationErr("Health check enabled must be true for target groups with target type '%s'", tg.TargetType)
+	}
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+		return validationErr("Health check path '%s' must start with '/'", h.Path)
+	}
+	set := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&tg.HealthCheckIntervalSeconds, h.Interval)
+	set(&tg.HealthCheckTimeoutSeconds, h.Timeout)
+	set(&tg.HealthyThresholdCount, h.HealthyCount)
+	set(&tg.UnhealthyThresholdCount, h.UnhealthyCount)
+	if h.Enabled != nil {
+		tg.HealthCheckEnabled = *h.Enabled
+	}
+	for dst, v := range map[*string]string{&tg.HealthCheckPath: h.Path, &tg.HealthCheckPort: h.Port, &tg.HealthCheckProtocol: h.Protocol, &tg.Matcher.HTTPCode: h.Matcher} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	return nil
+}
+
+// readHealthCheck reads the health check parameters of a request.
+func readHealthCheck(in qmap) (healthCheckSettings, error) {
+	h := healthCheckSettings{Path: in.str("HealthCheckPath"), Port: in.str("HealthCheckPort"),
+		Protocol: in.str("HealthCheckProtocol"), Matcher: in.sub("Matcher").str("HttpCode")}
+	for key, dst := range map[string]**int{"HealthCheckIntervalSeconds": &h.Interval, "HealthCheckTimeoutSeconds": &h.Timeout,
+		"HealthyThresholdCount": &h.HealthyCount, "UnhealthyThresholdCount": &h.UnhealthyCount} {
+		if _, ok := in[key]; !ok {
+			continue
+		}
+		n, err := in.intOr(key, 0)
+		if err != nil {
+			return h, err
+		}
+		*dst = &n
+	}
+	if v, ok := in["HealthCheckEnabled"]; ok {
+		b := v == "true"
+		h.Enabled = &b
+	}
+	return h, nil
 }
 
 func (s *Server) elbCreateTargetGroup(in qmap) (any, error) {
@@ -81,14 +172,39 @@ func (s *Server) elbCreateTargetGroup(in qmap) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc, err := readHealthCheck(in)
+	if err != nil {
+		return nil, err
+	}
 	tg, err := s.createTargetGroup(createTargetGroupInput{
 		Name: in.str("Name"), Protocol: in.str("Protocol"), VpcID: in.str("VpcId"),
-		TargetType: in.str("TargetType"), HealthCheckPath: in.str("HealthCheckPath"),
-		Port: port, Tags: elbTags(in),
+		TargetType: in.str("TargetType"), Port: port, HealthCheck: hc, Tags: elbTags(in),
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.fillLoadBalancerArns(tg)
+	return targetGroupsResult{TargetGroups: []*targetGroup{tg}}, nil
+}
+
+// elbModifyTargetGroup changes a target group's health check settings; the
+// health check count of its targets starts again under the new settings.
+func (s *Server) elbModifyTargetGroup(in qmap) (any, error) {
+	if err := in.required("TargetGroupArn"); err != nil {
+		return nil, err
+	}
+	tg, err := s.findTargetGroup(in.str("TargetGroupArn"))
+	if err != nil {
+		return nil, err
+	}
+	hc, err := readHealthCheck(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := tg.applyHealthCheck(hc); err != nil {
+		return nil, err
+	}
+	s.recheckTargets(tg)
 	s.fillLoadBalancerArns(tg)
 	return targetGroupsResult{TargetGroups: []*targetGroup{tg}}, nil
 }
@@ -169,50 +285,6 @@ func (s *Server) inUse(tg *targetGroup) bool {
 	return false
 }
 
-// registerTarget adds a target that starts "initial" and passes its health
-// checks after Timings.HealthCheck, unless its task set is faulted.
-func (s *Server) registerTarget(tg *targetGroup, id string, port int, t *task, healthy bool) *target {
-	key := targetKey(id, port)
-	tgt := &target{ID: id, Port: port, State: "initial", Reason: "Elb.RegistrationInProgress", Desc: "Target registration is in progress", task: t}
-	if healthy {
-		tgt.State, tgt.Reason, tgt.Desc = "healthy", "", ""
-	}
-	tg.targets[key] = tgt
-	if healthy {
-		return tgt
-	}
-	s.after(s.cfg.Timings.HealthCheck, func() {
-		if tg.targets[key] != tgt || tgt.State != "initial" {
-			return
-		}
-		if t != nil && t.taskSet.fault.Kind == FaultTargetsUnhealthy {
-			tgt.State, tgt.Reason, tgt.Desc = "unhealthy", "Target.FailedHealthChecks", "Health checks failed"
-			return
-		}
-		tgt.State, tgt.Reason, tgt.Desc = "healthy", "", ""
-	})
-	return tgt
-}
-
-// deregisterTarget drains a target, then removes it.
-func (s *Server) deregisterTarget(tg *targetGroup, id string, port int) bool {
-	key := targetKey(id, port)
-	tgt, ok := tg.targets[key]
-	if !ok {
-		return false
-	}
-	if tgt.State == "draining" {
-		return true
-	}
-	tgt.State, tgt.Reason, tgt.Desc = "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress"
-	s.after(s.cfg.Timings.Deregistration, func() {
-		if tg.targets[key] == tgt {
-			delete(tg.targets, key)
-		}
-	})
-	return true
-}
-
 type targetRef struct {
 	id   string
 	port int
@@ -223,9 +295,9 @@ func (s *Server) targetsRequest(in qmap) (*targetGroup, []targetRef, error) {
 	if err := in.required("TargetGroupArn"); err != nil {
 		return nil, nil, err
 	}
-	tg, ok := s.tgs[in.str("TargetGroupArn")]
-	if !ok {
-		return nil, nil, awsproto.Errorf("TargetGroupNotFound", "Target groups '%s' not found", in.str("TargetGroupArn"))
+	tg, err := s.findTargetGroup(in.str("TargetGroupArn"))
+	if err != nil {
+		return nil, nil, err
 	}
 	var refs []targetRef
 	for i, t := range in.structs("Targets") {
@@ -236,12 +308,20 @@ func (s *Server) targetsRequest(in qmap) (*targetGroup, []targetRef, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if _, given := t["Port"]; given {
+			if err := rangeErr("targets."+itoa(i+1)+".member.port", port, 1, 65535); err != nil {
+				return nil, nil, err
+			}
+		}
 		refs = append(refs, targetRef{t.str("Id"), port})
 	}
 	return tg, refs, nil
 }
 
 func (s *Server) elbRegisterTargets(in qmap) (any, error) {
+	if err := in.required("Targets"); err != nil {
+		return nil, err
+	}
 	tg, refs, err := s.targetsRequest(in)
 	if err != nil {
 		return nil, err
@@ -250,7 +330,7 @@ func (s *Server) elbRegisterTargets(in qmap) (any, error) {
 		return nil, validationErr("Targets must name at least one target")
 	}
 	for _, r := range refs {
-		if old, ok := tg.targets[targetKey(r.id, r.port)]; ok && old.State != "draining" {
+		if old, ok := tg.targets[targetKey(r.id, r.port)]; ok && old.State != stateDraining {
 			continue
 		}
 		s.registerTarget(tg, r.id, r.port, nil, false)
@@ -258,15 +338,15 @@ func (s *Server) elbRegisterTargets(in qmap) (any, error) {
 	return struct{}{}, nil
 }
 
+// elbDeregisterTargets drains the targets named; one that is not registered
+// is no error.
 func (s *Server) elbDeregisterTargets(in qmap) (any, error) {
+	if err := in.required("Targets"); err != nil {
+		return nil, err
+	}
 	tg, refs, err := s.targetsRequest(in)
 	if err != nil {
 		return nil, err
-	}
-	for _, r := range refs {
-		if _, ok := tg.targets[targetKey(r.id, r.port)]; !ok {
-			return nil, awsproto.Errorf("InvalidTarget", "The following targets are not registered: '%s'", r.id)
-		}
 	}
 	for _, r := range refs {
 		s.deregisterTarget(tg, r.id, r.port)
@@ -287,14 +367,16 @@ func (s *Server) elbDescribeTargetHealth(in qmap) (any, error) {
 	describe := func(id string, port int, t *target) targetHealthDescription {
 		var d targetHealthDescription
 		d.Target.ID, d.Target.Port, d.HealthCheckPort = id, port, strconv.Itoa(port)
+		state, r := "", reasonNone
 		switch {
 		case t == nil:
-			d.TargetHealth.State, d.TargetHealth.Reason, d.TargetHealth.Description = "unused", "Target.NotRegistered", "Target is not registered to the target group"
-		case !used && t.State != "draining":
-			d.TargetHealth.State, d.TargetHealth.Reason, d.TargetHealth.Description = "unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer"
+			state, r = stateUnused, reasonNotRegistered
+		case !used && t.State != stateDraining:
+			state, r = stateUnused, reasonNotInUse
 		default:
-			d.TargetHealth.State, d.TargetHealth.Reason, d.TargetHealth.Description = t.State, t.Reason, t.Desc
+			state, r = t.State, healthReason{t.Reason, t.Desc}
 		}
+		d.TargetHealth.State, d.TargetHealth.Reason, d.TargetHealth.Description = state, r.code, r.desc
 		return d
 	}
 	out := targetHealthResult{TargetHealthDescriptions: []targetHealthDescription{}}

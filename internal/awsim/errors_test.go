@@ -144,11 +144,6 @@ func TestTypedErrors(t *testing.T) {
 			_, err = b.elb.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: rules.Rules[len(rules.Rules)-1].RuleArn})
 			return err
 		}, is(new(*elbtypes.OperationNotPermittedException))},
-		{"DeregisterTargets not registered", func(ctx context.Context) error {
-			_, err := b.elb.DeregisterTargets(ctx, &elb.DeregisterTargetsInput{TargetGroupArn: aws.String(sd.TargetGroupArns["green"]),
-				Targets: []elbtypes.TargetDescription{{Id: aws.String("10.9.9.9")}}})
-			return err
-		}, is(new(*elbtypes.InvalidTargetException))},
 		{"DescribeTargetHealth unknown group", func(ctx context.Context) error {
 			_, err := b.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/1")})
 			return err

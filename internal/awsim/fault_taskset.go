@@ -1,6 +1,9 @@
 package awsim
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // FaultKind is a way the tasks of a task set misbehave.
 type FaultKind string
@@ -10,7 +13,11 @@ const (
 	// task reaches RUNNING; the scheduler keeps replacing them.
 	FaultTasksExit FaultKind = "tasks-exit"
 	// FaultTargetsUnhealthy: the tasks run but their targets fail health
-	// checks, so the task set never reaches STEADY_STATE.
+	// checks: they turn unhealthy after the target group's unhealthy
+	// threshold of intervals, and the ECS scheduler stops each such task
+	// (once the service's health check grace period has passed) and
+	// replaces it with another that fails the same way, so the task set never
+	// reaches STEADY_STATE.
 	FaultTargetsUnhealthy FaultKind = "targets-unhealthy"
 	// FaultNeverStabilize: the tasks never get past PENDING.
 	FaultNeverStabilize FaultKind = "never-stabilize"
@@ -67,9 +74,15 @@ func (s *Server) faultFor(svc *service) TaskSetFault {
 	return TaskSetFault{}
 }
 
-// SetTargetHealth forces every target registered in the target group now to
-// healthy or, with healthy false, unhealthy (Target.FailedHealthChecks), as a
-// health check would. It returns an error for an unknown target group.
+// SetTargetHealth makes every target registered in the target group now fail
+// its health checks from now on and turns it unhealthy
+// (Target.FailedHealthChecks) at once; the ECS scheduler then stops and
+// replaces the tasks behind those targets, as it does on AWS, and their
+// replacements pass their checks. With healthy true the targets pass their
+// checks from now on: an unhealthy one turns healthy after the target
+// group's HealthyThresholdCount intervals, as a recovering target does on
+// AWS. Draining targets and those of a target group with health checks
+// disabled are left alone. It returns an error for an unknown target group.
 func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool) error {
 	s.lock()
 	defer s.unlock()
@@ -77,14 +90,23 @@ func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool) error {
 	if !ok {
 		return fmt.Errorf("target group %s not found", targetGroupArn)
 	}
-	for _, t := range tg.targets {
-		if t.State == "draining" {
+	keys := make([]string, 0, len(tg.targets))
+	for k := range tg.targets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t := tg.targets[k]
+		if t.State == stateDraining || t.State == stateUnavailable {
 			continue
 		}
-		if healthy {
-			t.State, t.Reason, t.Desc = "healthy", "", ""
-		} else {
-			t.State, t.Reason, t.Desc = "unhealthy", "Target.FailedHealthChecks", "Health checks failed"
+		t.failing = !healthy
+		switch {
+		case !healthy:
+			s.setTargetHealth(tg, t, false)
+		case t.Reason != reasonRegistering.code:
+			t.gen++ // the checks so far no longer count
+			s.scheduleHealthCheck(tg, t)
 		}
 	}
 	return nil

@@ -57,13 +57,28 @@ func TestTaskSetFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts := b.createTaskSet(t, sd, b.registerTaskDef(t, sd, "sick:v2"), "green", "d")
-		b.sim.Advance(2 * time.Minute)
-		h := b.health(t, sd.TargetGroupArns["green"])
-		if len(h) != 2 || h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumUnhealthy || h[0].TargetHealth.Reason != elbtypes.TargetHealthReasonEnumFailedHealthChecks {
-			t.Fatalf("green health: %+v", h)
+		// The targets fail two checks five seconds apart and turn unhealthy.
+		b.waitFor(t, time.Minute, "unhealthy green targets", func() bool {
+			h := b.health(t, sd.TargetGroupArns["green"])
+			return len(h) == 2 && h[0].TargetHealth.State == elbtypes.TargetHealthStateEnumUnhealthy &&
+				h[0].TargetHealth.Reason == elbtypes.TargetHealthReasonEnumFailedHealthChecks
+		})
+		// The scheduler stops those tasks, then replaces them with tasks
+		// that fail the same way: the task set never settles.
+		first := b.stoppedTasks(t, sd, *ts.Id)
+		b.sim.Advance(3 * time.Minute)
+		stopped := b.stoppedTasks(t, sd, *ts.Id)
+		if len(stopped) < 4 || len(first) != 0 {
+			t.Fatalf("stopped tasks: %d at first, %d after 3 minutes; want 0, then at least 4", len(first), len(stopped))
 		}
-		if got := b.taskSet(t, sd, *ts.Id); got.RunningCount != 2 || got.StabilityStatus != ecstypes.StabilityStatusStabilizing {
-			t.Fatalf("task set running %d %s, want 2 STABILIZING", got.RunningCount, got.StabilityStatus)
+		for _, task := range stopped {
+			if task.StopCode != ecstypes.TaskStopCodeServiceSchedulerInitiated ||
+				*task.StoppedReason != "Task failed ELB health checks in (target-group "+sd.TargetGroupArns["green"]+")" {
+				t.Fatalf("stopped task: %s %q", task.StopCode, *task.StoppedReason)
+			}
+		}
+		if got := b.taskSet(t, sd, *ts.Id); got.StabilityStatus != ecstypes.StabilityStatusStabilizing || got.ComputedDesiredCount != 2 {
+			t.Fatalf("task set %s, computed desired %d; want STABILIZING, 2", got.StabilityStatus, got.ComputedDesiredCount)
 		}
 	})
 	t.Run("never stabilizes", func(t *testing.T) {
@@ -84,8 +99,19 @@ func TestTaskSetFaults(t *testing.T) {
 		if err := b.sim.SetTargetHealth(sd.TargetGroupArns["blue"], false); err != nil {
 			t.Fatal(err)
 		}
-		if d := b.sim.Downtime(); len(d) != 1 {
+		if d := b.sim.Downtime(); len(d) != 1 || !d[0].End.IsZero() {
 			t.Fatalf("serving target group made unhealthy: downtime %+v", d)
+		}
+		// The scheduler replaces the seeded tasks; their replacements pass
+		// their checks and the outage ends.
+		b.waitFor(t, 2*time.Minute, "blue healthy again", func() bool { return allHealthy(b.health(t, sd.TargetGroupArns["blue"])) })
+		stopped := b.stoppedTasks(t, sd, sd.PrimaryTaskSetArn)
+		if len(stopped) != 2 || stopped[0].StopCode != ecstypes.TaskStopCodeServiceSchedulerInitiated ||
+			!strings.HasPrefix(*stopped[0].StoppedReason, "Task failed ELB health checks in (target-group ") {
+			t.Fatalf("stopped seeded tasks: %+v", stopped)
+		}
+		if d := b.sim.Downtime(); len(d) != 1 || d[0].End.IsZero() {
+			t.Fatalf("after the replacement: downtime %+v, want one closed outage", d)
 		}
 	})
 	t.Run("unknown kind", func(t *testing.T) {
@@ -94,6 +120,25 @@ func TestTaskSetFaults(t *testing.T) {
 			t.Fatal("unknown fault kind accepted")
 		}
 	})
+}
+
+// stoppedTasks describes the stopped tasks a task set, named by ID or ARN,
+// started.
+func (b *bed) stoppedTasks(t *testing.T, sd awsim.Seeded, taskSet string) []ecstypes.Task {
+	t.Helper()
+	id := taskSet[strings.Index(taskSet, "ecs-svc/"):]
+	out, err := b.ecs.ListTasks(b.ctx, &ecs.ListTasksInput{Cluster: &sd.Cluster, StartedBy: &id, DesiredStatus: ecstypes.DesiredStatusStopped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.TaskArns) == 0 {
+		return nil
+	}
+	tasks, err := b.ecs.DescribeTasks(b.ctx, &ecs.DescribeTasksInput{Cluster: &sd.Cluster, Tasks: out.TaskArns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tasks.Tasks
 }
 
 func TestAPIFaults(t *testing.T) {

@@ -65,30 +65,32 @@ type deploymentController struct {
 // balancers are those of its PRIMARY task set, and absent while it has
 // none.
 type service struct {
-	ServiceArn                    string                 `json:"serviceArn"`
-	ServiceName                   string                 `json:"serviceName"`
-	ClusterArn                    string                 `json:"clusterArn"`
-	Status                        string                 `json:"status"`
-	DesiredCount                  int                    `json:"desiredCount"`
-	RunningCount                  int                    `json:"runningCount"`
-	PendingCount                  int                    `json:"pendingCount"`
-	LaunchType                    string                 `json:"launchType,omitempty"`
-	CapacityProviderStrategy      []capacityProviderItem `json:"capacityProviderStrategy,omitempty"`
-	PlatformVersion               string                 `json:"platformVersion,omitempty"`
-	TaskDefinition                string                 `json:"taskDefinition,omitempty"`
-	LoadBalancers                 []taskSetLoadBalancer  `json:"loadBalancers"`
-	DeploymentController          deploymentController   `json:"deploymentController"`
-	DeploymentConfiguration       json.RawMessage        `json:"deploymentConfiguration,omitempty"`
-	PlacementConstraints          json.RawMessage        `json:"placementConstraints,omitempty"`
-	PlacementStrategy             json.RawMessage        `json:"placementStrategy,omitempty"`
-	HealthCheckGracePeriodSeconds *int                   `json:"healthCheckGracePeriodSeconds,omitempty"`
-	PropagateTags                 string                 `json:"propagateTags,omitempty"`
-	EnableECSManagedTags          bool                   `json:"enableECSManagedTags"`
-	SchedulingStrategy            string                 `json:"schedulingStrategy"`
-	NetworkConfiguration          json.RawMessage        `json:"networkConfiguration,omitempty"`
-	CreatedAt                     epoch                  `json:"createdAt"`
-	TaskSets                      []*taskSet             `json:"taskSets"`
-	Tags                          []ecsTag               `json:"tags,omitempty"`
+	ServiceArn               string                 `json:"serviceArn"`
+	ServiceName              string                 `json:"serviceName"`
+	ClusterArn               string                 `json:"clusterArn"`
+	Status                   string                 `json:"status"`
+	DesiredCount             int                    `json:"desiredCount"`
+	RunningCount             int                    `json:"runningCount"`
+	PendingCount             int                    `json:"pendingCount"`
+	LaunchType               string                 `json:"launchType,omitempty"`
+	CapacityProviderStrategy []capacityProviderItem `json:"capacityProviderStrategy,omitempty"`
+	PlatformVersion          string                 `json:"platformVersion,omitempty"`
+	TaskDefinition           string                 `json:"taskDefinition,omitempty"`
+	LoadBalancers            []taskSetLoadBalancer  `json:"loadBalancers"`
+	DeploymentController     deploymentController   `json:"deploymentController"`
+	DeploymentConfiguration  json.RawMessage        `json:"deploymentConfiguration,omitempty"`
+	PlacementConstraints     json.RawMessage        `json:"placementConstraints,omitempty"`
+	PlacementStrategy        json.RawMessage        `json:"placementStrategy,omitempty"`
+	// HealthCheckGracePeriodSeconds is how long after a task starts the
+	// scheduler ignores its failing load balancer health checks.
+	HealthCheckGracePeriodSeconds *int            `json:"healthCheckGracePeriodSeconds,omitempty"`
+	PropagateTags                 string          `json:"propagateTags,omitempty"`
+	EnableECSManagedTags          bool            `json:"enableECSManagedTags"`
+	SchedulingStrategy            string          `json:"schedulingStrategy"`
+	NetworkConfiguration          json.RawMessage `json:"networkConfiguration,omitempty"`
+	CreatedAt                     epoch           `json:"createdAt"`
+	TaskSets                      []*taskSet      `json:"taskSets"`
+	Tags                          []ecsTag        `json:"tags,omitempty"`
 
 	cluster *cluster
 }

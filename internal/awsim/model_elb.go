@@ -60,6 +60,8 @@ type targetGroup struct {
 
 	tags    []elbTag
 	targets map[string]*target
+	// attrs are the target group attributes, every key with its value.
+	attrs map[string]string
 }
 
 type listener struct {
@@ -92,11 +94,16 @@ type elbTag struct {
 type target struct {
 	ID     string
 	Port   int
-	State  string // initial, healthy, unhealthy, draining
+	State  string // initial, healthy, unhealthy, draining, unavailable
 	Reason string
 	Desc   string
 	// task is the ECS task behind the target, nil for RegisterTargets calls.
 	task *task
+	// failing says the target answers its health checks wrongly.
+	failing bool
+	// gen counts state changes; a scheduled transition made for an older
+	// generation is stale and does nothing.
+	gen int
 }
 
 type targetHealthDescription struct {

@@ -87,14 +87,22 @@ func TestBuildFromScratch(t *testing.T) {
 		t.Fatalf("DescribeTargetGroups by load balancer: %+v", tgs.TargetGroups)
 	}
 
-	// Targets registered by hand start initial, then pass health checks;
-	// deregistered ones drain, then disappear.
+	// Targets registered by hand start initial while registering, then
+	// initial while the first health check runs: one passing check makes a
+	// new target healthy. Deregistered ones drain for the target group's
+	// deregistration delay (300 s by default), then disappear.
 	_, err = b.elb.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tgArns["blue"]), Targets: []elbtypes.TargetDescription{{Id: aws.String("10.1.1.1")}}})
 	must(err)
-	if h := b.health(t, tgArns["blue"]); h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumInitial {
-		t.Fatalf("new target: %s", h[0].TargetHealth.State)
+	if h := b.health(t, tgArns["blue"]); h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumInitial ||
+		h[0].TargetHealth.Reason != elbtypes.TargetHealthReasonEnumRegistrationInProgress {
+		t.Fatalf("new target: %s %s", h[0].TargetHealth.State, h[0].TargetHealth.Reason)
 	}
-	b.sim.Advance(b.sim.Timings().HealthCheck)
+	b.sim.Advance(b.sim.Timings().Registration)
+	if h := b.health(t, tgArns["blue"]); h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumInitial ||
+		h[0].TargetHealth.Reason != elbtypes.TargetHealthReasonEnumInitialHealthChecking {
+		t.Fatalf("registered target: %s %s", h[0].TargetHealth.State, h[0].TargetHealth.Reason)
+	}
+	b.sim.Advance(30 * time.Second) // the default interval
 	if h := b.health(t, tgArns["blue"]); h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
 		t.Fatalf("target after health checks: %s", h[0].TargetHealth.State)
 	}
@@ -103,7 +111,11 @@ func TestBuildFromScratch(t *testing.T) {
 	if h := b.health(t, tgArns["blue"]); h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumDraining {
 		t.Fatalf("deregistered target: %s", h[0].TargetHealth.State)
 	}
-	b.sim.Advance(b.sim.Timings().Deregistration)
+	b.sim.Advance(299 * time.Second)
+	if h := b.health(t, tgArns["blue"]); len(h) != 1 || h[0].TargetHealth.State != elbtypes.TargetHealthStateEnumDraining {
+		t.Fatalf("target 299 s into a 300 s deregistration delay: %+v", h)
+	}
+	b.sim.Advance(time.Second)
 	if h := b.health(t, tgArns["blue"]); len(h) != 0 {
 		t.Fatalf("drained target still listed: %+v", h)
 	}

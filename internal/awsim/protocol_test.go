@@ -57,8 +57,11 @@ func TestMalformedRequests(t *testing.T) {
 				"RulePriorities.member.1.RuleArn": {"x"}, "RulePriorities.member.1.Priority": {"high"}})
 		}, 400, "RuleNotFound"},
 		{"CloudWatch query: unknown alarm", func() (string, map[string]string, string) {
-			return form(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"none"}, "StateValue": {"OK"}})
-		}, 400, "<Code>ResourceNotFound</Code>"},
+			return form(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"none"}, "StateValue": {"OK"}, "StateReason": {"x"}})
+		}, 404, "<Code>ResourceNotFound</Code>"},
+		{"CloudWatch query: SetAlarmState without a reason", func() (string, map[string]string, string) {
+			return form(url.Values{"Action": {"SetAlarmState"}, "Version": {"2010-08-01"}, "AlarmName": {"raw-target-5xx"}, "StateValue": {"OK"}})
+		}, 400, "Value null at &#39;stateReason&#39; failed to satisfy constraint: Member must not be null"},
 		{"no operation at all", func() (string, map[string]string, string) { return "hello", nil, "/" }, 400, "MissingAction"},
 		{"CBOR garbage", func() (string, map[string]string, string) {
 			return "\xff\x00", map[string]string{"Smithy-Protocol": "rpc-v2-cbor"}, "/service/GraniteServiceVersion20100801/operation/DescribeAlarms"

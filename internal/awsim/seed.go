@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Scenario describes an app to seed: an EXTERNAL-controller service behind
@@ -30,6 +31,26 @@ type Scenario struct {
 	// Alarms are CloudWatch alarms to create in state OK. Default
 	// [Name + "-target-5xx"].
 	Alarms []string `json:"alarms,omitempty"`
+
+	// The target groups get fast but legal health check settings, so a new
+	// target turns healthy 15 simulated seconds after it registers
+	// (Timings.Registration, then one passing check: AWS needs a single
+	// check for a new target, whatever the healthy threshold), a failing
+	// one unhealthy after 10 seconds, and a deregistered one drains for 10.
+
+	// HealthCheckIntervalSeconds is the target groups' health check
+	// interval, 5 to 300. Default 5.
+	HealthCheckIntervalSeconds int `json:"health_check_interval_seconds,omitempty"`
+	// HealthyThresholdCount is how many passing checks an unhealthy target
+	// needs to turn healthy again, 2 to 10. Default 3.
+	HealthyThresholdCount int `json:"healthy_threshold_count,omitempty"`
+	// UnhealthyThresholdCount is how many failing checks turn a target
+	// unhealthy, 2 to 10. Default 2.
+	UnhealthyThresholdCount int `json:"unhealthy_threshold_count,omitempty"`
+	// DeregistrationDelaySeconds is the target groups'
+	// deregistration_delay.timeout_seconds, 1 to 3600 (zero takes the
+	// default). Default 10.
+	DeregistrationDelaySeconds int `json:"deregistration_delay_seconds,omitempty"`
 }
 
 // Seeded names what Seed created.
@@ -76,6 +97,19 @@ func (sc *Scenario) setDefaults() {
 	if sc.Alarms == nil {
 		sc.Alarms = []string{sc.Name + "-target-5xx"}
 	}
+	for _, d := range []struct {
+		field *int
+		def   int
+	}{
+		{&sc.HealthCheckIntervalSeconds, 5},
+		{&sc.HealthyThresholdCount, 3},
+		{&sc.UnhealthyThresholdCount, 2},
+		{&sc.DeregistrationDelaySeconds, 10},
+	} {
+		if *d.field == 0 {
+			*d.field = d.def
+		}
+	}
 }
 
 // Validate reports every field out of range.
@@ -92,6 +126,20 @@ func (sc Scenario) Validate() error {
 	}
 	if sc.ContainerPort < 1 || sc.ContainerPort > 65535 {
 		errs = append(errs, fmt.Errorf("awsim.Scenario.ContainerPort %d is out of range", sc.ContainerPort))
+	}
+	for _, r := range []struct {
+		name   string
+		v      int
+		lo, hi int
+	}{
+		{"HealthCheckIntervalSeconds", sc.HealthCheckIntervalSeconds, 5, 300},
+		{"HealthyThresholdCount", sc.HealthyThresholdCount, 2, 10},
+		{"UnhealthyThresholdCount", sc.UnhealthyThresholdCount, 2, 10},
+		{"DeregistrationDelaySeconds", sc.DeregistrationDelaySeconds, 0, 3600},
+	} {
+		if r.v < r.lo || r.v > r.hi {
+			errs = append(errs, fmt.Errorf("awsim.Scenario.%s is %d, want %d to %d", r.name, r.v, r.lo, r.hi))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -150,10 +198,12 @@ func (s *Server) Seed(sc Scenario) (Seeded, error) {
 	out.ListenerArn = l.ListenerArn
 	for i, colour := range []string{"blue", "green"} {
 		tg, err := s.createTargetGroup(createTargetGroupInput{Name: sc.Name + "-" + colour, Protocol: "HTTP",
-			Port: sc.ContainerPort, VpcID: vpc, TargetType: "ip", HealthCheckPath: "/health"})
+			Port: sc.ContainerPort, VpcID: vpc, TargetType: "ip", HealthCheck: healthCheckSettings{Path: "/health",
+				Interval: &sc.HealthCheckIntervalSeconds, HealthyCount: &sc.HealthyThresholdCount, UnhealthyCount: &sc.UnhealthyThresholdCount}})
 		if err != nil {
 			return Seeded{}, err
 		}
+		tg.attrs["deregistration_delay.timeout_seconds"] = strconv.Itoa(sc.DeregistrationDelaySeconds)
 		out.TargetGroupArns[colour] = tg.TargetGroupArn
 		r, err := s.createRule(l.ListenerArn, 10*(i+1),
 			qlist{qmap{"Field": "path-pattern", "Values": qlist{"/*"}, "PathPatternConfig": qmap{"Values": qlist{"/*"}}}},

@@ -47,7 +47,8 @@ func RequestID() string {
 }
 
 // WriteError answers with e in the shape clients of protocol p parse. A query
-// error names xmlns as its namespace.
+// error names xmlns as its namespace. A JSON error keeps a Content-Type the
+// caller set (a JSON 1.0 service's); without one it is JSON 1.1.
 func WriteError(w http.ResponseWriter, p Protocol, xmlns string, e *Error) {
 	id := RequestID()
 	w.Header().Set("X-Amzn-RequestId", id)
@@ -75,7 +76,9 @@ func WriteError(w http.ResponseWriter, p Protocol, xmlns string, e *Error) {
 		_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String(e.Code), "message": cbor.String(e.Message)}))
 	default:
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		}
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Code, "message": e.Message})
 	}

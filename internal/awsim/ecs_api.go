@@ -47,8 +47,12 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 	out, err := h(s, body)
 	var answer []byte
 	s.refresh()
+	s.noteECSChanges()
 	if err == nil {
 		answer, err = json.Marshal(out)
+	}
+	if err == nil {
+		answer, err = s.staleRead(op, body, answer)
 	}
 	s.mu.Unlock()
 	if err != nil {

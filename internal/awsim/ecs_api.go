@@ -38,6 +38,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op))
 		return
 	}
+	h = withRequestLimits(op, h)
 	body, _ := io.ReadAll(r.Body)
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")

@@ -27,6 +27,9 @@ import (
 //	DELETE /_awsim/calls            empties the call log
 //	GET    /_awsim/downtime         -> outages
 //	DELETE /_awsim/downtime         forgets them
+//	GET    /_awsim/consistency      -> {"delay", "seed"}
+//	POST   /_awsim/consistency      {"delay": "2s", "seed": 7}: ECS reads lag changes (Consistency)
+//	DELETE /_awsim/consistency      every ECS read fresh again (the default)
 func (s *Server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_awsim/seed", func(w http.ResponseWriter, r *http.Request) {
@@ -140,6 +143,7 @@ func (s *Server) controlHandler() http.Handler {
 		s.ResetDowntime()
 		answer(w, struct{}{}, nil)
 	})
+	s.consistencyControls(mux)
 	return mux
 }
 

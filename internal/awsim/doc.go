@@ -13,4 +13,10 @@
 // the clock, alarm states) as Go methods and over HTTP under /_awsim/, a log of
 // the calls it received, and a record of downtime: every interval in which a
 // listener's serving rule forwarded to target groups with no healthy target.
+//
+// ECS reads can be made eventually consistent, as the ECS API documents
+// itself to be (Server.SetConsistency, or POST /_awsim/consistency): reads
+// made shortly after a change may then miss it for up to a set delay, the way
+// a client on AWS sees a task set it just created reported MISSING. It is off
+// by default.
 package awsim

@@ -39,6 +39,7 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.Errorf("UnknownOperationException", "operation %q is not emulated", op))
 		return
 	}
+	h = withRequestLimits(op, h)
 	body, _ := io.ReadAll(r.Body)
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -48,8 +49,12 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 	out, err := h(s, body)
 	var answer []byte
 	s.refresh()
+	s.noteECSChanges()
 	if err == nil {
 		answer, err = json.Marshal(out)
+	}
+	if err == nil {
+		answer, err = s.staleRead(op, body, answer)
 	}
 	s.mu.Unlock()
 	if err != nil {

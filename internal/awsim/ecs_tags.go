@@ -37,11 +37,6 @@ func (s *Server) ecsTagResource(body []byte) (any, error) {
 		return nil, err
 	}
 	for _, t := range in.Tags {
-		if t.Key == "" {
-			return nil, invalidParam("Tag keys must not be empty.")
-		}
-	}
-	for _, t := range in.Tags {
 		replaced := false
 		for i := range *tags {
 			if (*tags)[i].Key == t.Key {

@@ -38,8 +38,10 @@ func (s *Server) after(d time.Duration, fn func()) {
 
 // advance applies, in time order, every event due by the clock's present,
 // refreshing derived state after each so downtime is seen at the instant it
-// begins. Callers hold s.mu.
+// begins, and noting each event's ECS changes for eventual consistency.
+// What changed since the last call is taken as visible. Callers hold s.mu.
 func (s *Server) advance() {
+	s.adoptECSState()
 	target := s.clock.Now()
 	for len(s.events) > 0 && !s.events[0].at.After(target) {
 		e := heap.Pop(&s.events).(*event)
@@ -48,6 +50,7 @@ func (s *Server) advance() {
 		}
 		e.fn()
 		s.refresh()
+		s.noteECSChanges()
 	}
 	if target.After(s.now) {
 		s.now = target

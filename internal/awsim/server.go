@@ -49,6 +49,7 @@ type Server struct {
 	alarms    map[string]*alarm // by name
 
 	taskSetFaults []TaskSetFault
+	consistency   consistency
 	calls         []Call
 	downtime      downtimeRecord
 }

@@ -38,9 +38,6 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	if svc.DeploymentController.Type != "EXTERNAL" {
 		return nil, invalidParam("Amazon ECS only supports task set management on services configured to use external deployment controllers.")
 	}
-	if !validClientToken(in.ClientToken) {
-		return nil, invalidParam("clientToken must be up to 36 ASCII characters from 33 to 126.")
-	}
 	if in.ClientToken != "" {
 		for _, ts := range svc.TaskSets {
 			if ts.clientToken == in.ClientToken {
@@ -120,19 +117,6 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	return ts, nil
 }
 
-// validClientToken says whether a CreateTaskSet client token has up to 36
-// ASCII characters from 33 to 126.
-func validClientToken(token string) bool {
-	if len(token) > 36 {
-		return false
-	}
-	for _, r := range token {
-		if r < 33 || r > 126 {
-			return false
-		}
-	}
-	return true
-}
 
 // capacityOf resolves where the tasks of a new task set run: its launch
 // type, or else its capacity provider strategy, or else the cluster's

@@ -170,9 +170,9 @@ func TestCreateTaskSetRequest(t *testing.T) {
 	}{
 		{"client token over 36 characters", func(in *ecs.CreateTaskSetInput) {
 			in.ClientToken = aws.String("deploy-2024-01-01T00:00:00Z-abcdefghij")
-		}, "clientToken must be up to 36 ASCII characters from 33 to 126."},
+		}, `clientToken "deploy-2024-01-01T00:00:00Z-abcdefghij" is invalid: up to 36 ASCII characters in the range of 33-126 (inclusive) are allowed.`},
 		{"client token with a space", func(in *ecs.CreateTaskSetInput) { in.ClientToken = aws.String("deploy 1") },
-			"clientToken must be up to 36 ASCII characters from 33 to 126."},
+			`clientToken "deploy 1" is invalid: up to 36 ASCII characters in the range of 33-126 (inclusive) are allowed.`},
 		{"awsvpc without network configuration", func(in *ecs.CreateTaskSetInput) { in.NetworkConfiguration = nil },
 			"Network Configuration must be provided when networkMode 'awsvpc' is specified."},
 		{"network configuration on bridge", func(in *ecs.CreateTaskSetInput) {

@@ -238,13 +238,13 @@ func (a *AppConfig) validate(path string, c *DeployConfig, ps *problems) {
 			if cmd.Program == "" {
 				ps.add(p+".Program", "is required")
 			}
-			post := field == "PostDeployCommandTemplates"
+			withTaskDef := field != "PreDeployCommandTemplates"
 			for j, s := range append([]string{cmd.Program}, cmd.Arguments...) {
 				fp := p + ".Program"
 				if j > 0 {
 					fp = fmt.Sprintf("%s.Arguments[%d]", p, j-1)
 				}
-				if err := checkTemplate(s, post); err != nil {
+				if err := checkTemplate(s, withTaskDef); err != nil {
 					ps.add(fp, "%v", err)
 				}
 			}

@@ -47,6 +47,20 @@ func (r *run) listTaskSets(ctx context.Context) ([]ecstypes.TaskSet, error) {
 	return svc.TaskSets, nil
 }
 
+// listTaskSetsUntil lists the service's task sets until done says the
+// listing shows what is awaited, for the rollout timeout at most.
+func (r *run) listTaskSetsUntil(ctx context.Context, what string, done func([]ecstypes.TaskSet) bool) ([]ecstypes.TaskSet, error) {
+	var sets []ecstypes.TaskSet
+	err := r.poll(ctx, r.env.rolloutTimeout(), what, func() (bool, error) {
+		var err error
+		if sets, err = r.listTaskSets(ctx); err != nil {
+			return false, err
+		}
+		return done(sets), nil
+	})
+	return sets, err
+}
+
 // describeTaskSet reads one task set; found is false when ECS does not
 // know it (any more, or yet).
 func (r *run) describeTaskSet(ctx context.Context, arn string) (ts ecstypes.TaskSet, found bool, err error) {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -91,12 +94,24 @@ type bed struct {
 	events  *pipeline.MemorySink
 	env     string
 	lockers []*pipeline.Locker
+	// consistency is how long ECS reads may lag changes.
+	consistency time.Duration
+}
+
+// seedOf makes a seed from a name, so each bed draws differently.
+func seedOf(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
 }
 
 type bedOptions struct {
-	name       string
-	timeScale  float64                      // default timeScale
-	configJSON func(sd awsim.Seeded) string // default: defaultConfig
+	name      string
+	timeScale float64 // default timeScale
+	// consistency, when set, makes ECS reads lag changes by up to this
+	// much simulated time, as on AWS.
+	consistency time.Duration
+	configJSON  func(sd awsim.Seeded) string // default: defaultConfig
 }
 
 var tableSeq struct {
@@ -115,6 +130,11 @@ func newBed(t testing.TB, dynamo string, opts bedOptions) *bed {
 	sim, err := awsim.New(awsim.Config{TimeScale: opts.timeScale})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.consistency > 0 {
+		if err := sim.SetConsistency(awsim.Consistency{Delay: opts.consistency, Seed: seedOf(opts.name)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
@@ -135,7 +155,7 @@ func newBed(t testing.TB, dynamo string, opts bedOptions) *bed {
 	table := fmt.Sprintf("DeployLock%d", tableSeq.n)
 	tableSeq.Unlock()
 	b := &bed{
-		t: t, sim: sim, seeded: sd,
+		t: t, sim: sim, seeded: sd, consistency: opts.consistency,
 		ecs:    ecs.NewFromConfig(sdkConfig(srv.URL)),
 		elb:    elb.NewFromConfig(sdkConfig(srv.URL)),
 		cw:     cloudwatch.NewFromConfig(sdkConfig(srv.URL)),
@@ -265,13 +285,15 @@ func (b *bed) endState() endState {
 	b.t.Helper()
 	ctx := b.t.Context()
 	sets := b.taskSets()
-	rules, err := b.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: &b.seeded.ListenerArn})
-	if err != nil {
-		b.t.Fatal(err)
-	}
 	prio := map[string]string{}
-	for _, r := range rules.Rules {
-		prio[*r.RuleArn] = *r.Priority
+	for p := elb.NewDescribeRulesPaginator(b.elb, &elb.DescribeRulesInput{ListenerArn: &b.seeded.ListenerArn}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		for _, r := range page.Rules {
+			prio[*r.RuleArn] = *r.Priority
+		}
 	}
 	serving := "blue"
 	if atoi(prio[b.seeded.RuleArns["green"]]) < atoi(prio[b.seeded.RuleArns["blue"]]) {
@@ -282,8 +304,12 @@ func (b *bed) endState() endState {
 
 // taskSets lists the service's task sets as a user would: DescribeServices
 // (DescribeTaskSets needs their IDs).
+//
+// With eventual consistency on, it first lets the longest lag pass, as a
+// user looking after a deploy would.
 func (b *bed) taskSets() []ecstypes.TaskSet {
 	b.t.Helper()
+	time.Sleep(b.sim.RealDuration(b.consistency))
 	out, err := b.ecs.DescribeServices(b.t.Context(), &ecs.DescribeServicesInput{Cluster: &b.seeded.Cluster, Services: []string{b.seeded.Service}})
 	if err != nil {
 		b.t.Fatal(err)
@@ -394,3 +420,102 @@ func (b *bed) ctx() context.Context { return b.t.Context() }
 func sharedDynalite(t testing.TB) string {
 	return testbed.Dynalite(t)
 }
+
+// status reads the deploy status from the lock table.
+func (b *bed) status() pipeline.Status {
+	b.t.Helper()
+	st, _, err := b.lockers[0].Status(b.t.Context(), pipeline.LockKey(b.seeded.Name, b.env))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return st
+}
+
+// waitForStep waits until the status says deploy id runs step.
+func (b *bed) waitForStep(id string, step int) {
+	b.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st := b.status(); st.DeployID == id && st.Step == step && st.State == pipeline.StateRunning {
+			return
+		}
+	}
+	b.t.Fatalf("deploy %s never reached step %d: %+v", id, step, b.status())
+}
+
+// checkPrimary asserts that task set arn is PRIMARY behind the serving
+// rule, and that there was no downtime.
+func (b *bed) checkPrimary(arn string) {
+	b.t.Helper()
+	es := b.endState()
+	servingTG := b.seeded.TargetGroupArns[es.serving]
+	for _, ts := range es.taskSets {
+		if aws.ToString(ts.Status) != "PRIMARY" {
+			continue
+		}
+		if aws.ToString(ts.TaskSetArn) != arn || aws.ToString(ts.LoadBalancers[0].TargetGroupArn) != servingTG {
+			b.t.Fatalf("PRIMARY %s on %s, %s serves; want %s PRIMARY and serving: %s",
+				aws.ToString(ts.Id), aws.ToString(ts.LoadBalancers[0].TargetGroupArn), es.serving, arn, describe(es.taskSets))
+		}
+		if d := b.sim.Downtime(); len(d) != 0 {
+			b.t.Fatalf("downtime: %+v", d)
+		}
+		return
+	}
+	b.t.Fatalf("no PRIMARY task set: %s", describe(es.taskSets))
+}
+
+// taskSetOf returns the ARN of the task set deploy id created.
+func (b *bed) taskSetOf(id string) string {
+	b.t.Helper()
+	for _, ts := range b.taskSets() {
+		if aws.ToString(ts.ExternalId) == id {
+			return aws.ToString(ts.TaskSetArn)
+		}
+	}
+	b.t.Fatalf("no task set of deploy %s", id)
+	return ""
+}
+
+// recorder is a program that appends its arguments, a line a run, to a log
+// the test reads: the pre-, post- and verify commands of a config.
+type recorder struct{ program, log string }
+
+func newRecorder(t testing.TB) recorder {
+	dir := t.TempDir()
+	rc := recorder{program: filepath.Join(dir, "record"), log: filepath.Join(dir, "log")}
+	script := "#!/bin/sh\necho \"$*\" >> " + rc.log + "\n"
+	if err := os.WriteFile(rc.program, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// commands gives an app pre-deploy, verify and post-deploy commands that
+// record themselves: "pre", "verify <task definition>", "post <task
+// definition>".
+func (rc recorder) commands(cfg, app string) string {
+	cmd := func(args ...string) []any {
+		return []any{map[string]any{"Program": rc.program, "Arguments": args}}
+	}
+	return withApp(cfg, app, map[string]any{
+		"PreDeployCommandTemplates":  cmd("pre"),
+		"VerifyCommandTemplates":     cmd("verify", "{{.TaskDefinition}}"),
+		"PostDeployCommandTemplates": cmd("post", "{{.TaskDefinition}}"),
+	})
+}
+
+func (rc recorder) lines(t testing.TB) []string {
+	t.Helper()
+	b, err := os.ReadFile(rc.log)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// family returns family:revision of a task definition ARN, as templates
+// render .TaskDefinition.
+func family(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }

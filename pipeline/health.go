@@ -58,8 +58,13 @@ func (h tgHealth) readyForSome(want int) (bool, string) {
 	return false, h.describe(want)
 }
 
+// describe says how many targets are healthy, of the want needed when want
+// is above 0, and which are not.
 func (h tgHealth) describe(want int) string {
-	s := fmt.Sprintf("%d healthy targets of the %d needed", h.healthy, want)
+	s := fmt.Sprintf("%d healthy targets", h.healthy)
+	if want > 0 {
+		s += fmt.Sprintf(" of the %d needed", want)
+	}
 	if len(h.bad) > 0 {
 		s += "; " + strings.Join(h.bad, ", ")
 	}

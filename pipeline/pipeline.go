@@ -326,7 +326,7 @@ func (r *run) interrupted(ctx context.Context, step int) (Status, error) {
 func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 	err = &StepError{Step: step, Err: err}
 	ctx = context.WithoutCancel(ctx)
-	r.st.State, r.st.Step, r.st.Error = StateFailed, step, err.Error()
+	r.st.State, r.st.Step, r.st.Error = StateFailed, step, err.Error()+"; "+r.nextAdvice()
 	r.st.UpdatedAt = r.p.cfg.Clock.Now().UTC()
 	r.emit(ctx, events.StepFailed, step, "", err)
 	r.released = true
@@ -347,7 +347,7 @@ func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 // nextAdvice says what to send after a failure.
 func (r *run) nextAdvice() string {
 	if r.st.RollingBack {
-		return "traffic may still be on the build being rolled back: send resume or rollback to finish the rollback"
+		return "send resume or rollback to finish the rollback, or start-over with a build that works"
 	}
 	return "send resume to continue this deploy, start-over to begin again, or rollback once traffic has moved"
 }

@@ -26,9 +26,15 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 	if err := r.askToStop(ctx); err != nil {
 		return Status{}, err
 	}
+	if err := r.hook(BeforeStep, StepLock); err != nil {
+		return Status{}, err
+	}
 	prev, hasPrev, err := r.acquire(ctx, r.p.cfg.PreemptWait)
 	if err != nil {
 		return Status{}, err
+	}
+	if err := r.hook(AfterStep, StepLock); err != nil {
+		return r.crash(err)
 	}
 	op := r.req.Mode
 	switch {
@@ -37,12 +43,7 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 	case !hasPrev:
 		return r.refuse(ctx, prev, fmt.Errorf("%w: %s has never been deployed", ErrNothingToRollBack, r.key))
 	case !prev.Finished() && prev.RollingBack:
-		r.st = prev
-		r.st.RequestedBy, r.st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
-		if err := r.begin(ctx, "continue the rollback under way"); err != nil {
-			return r.fail(ctx, r.st.Step, err)
-		}
-		return r.rollBack(ctx)
+		return r.continueRollback(ctx, prev)
 	case !prev.Finished():
 		return r.closeUnfinished(ctx, prev)
 	case op == ModeAbort:
@@ -64,6 +65,22 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 		return r.fail(ctx, r.st.Step, err)
 	}
 	return r.rollBack(ctx)
+}
+
+// continueRollback finishes the rollback under way that prev describes, on
+// behalf of this request: it succeeds when the rollback does.
+func (r *run) continueRollback(ctx context.Context, prev Status) (Status, error) {
+	r.st = prev
+	r.st.CorrelationID = r.req.CorrelationID
+	if err := r.begin(ctx, fmt.Sprintf("continue the rollback of %s under way", prev.DeployID)); err != nil {
+		return r.fail(ctx, r.st.Step, err)
+	}
+	st, err := r.rollBack(ctx)
+	if !errors.Is(err, ErrRolledBack) || r.req.DeployID == st.DeployID {
+		return st, err
+	}
+	r.emitFor(ctx, r.req.DeployID, events.DeploySucceeded, 0, fmt.Sprintf("finished the rollback of %s: %s serves %s again", st.DeployID, st.PreviousColour, st.PreviousTaskSetArn), nil)
+	return st, nil
 }
 
 // askToStop asks the deploy running on the lock, if any, to stop at its
@@ -232,7 +249,7 @@ func (r *run) rollbackFailure(ctx context.Context, err error) error {
 		}
 		parts = append(parts, fmt.Sprintf("%s target group %s: %s", colour, tg, h.describe(0)))
 	}
-	return fmt.Errorf("rollback to %s did not finish: %w; %s; send resume or rollback to finish it once %s is healthy, or start-over with a build that works",
+	return fmt.Errorf("rollback to %s did not finish: %w; %s; it can finish once %s is healthy",
 		r.st.PreviousTaskSetArn, err, strings.Join(parts, "; "), r.st.PreviousColour)
 }
 

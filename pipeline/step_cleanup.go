@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,12 +30,19 @@ func (r *run) cleanUp(ctx context.Context, v *albView) error {
 	servingTG := r.env.TargetGroupARNs[v.serving]
 	sets := v.taskSets
 	if r.st.Mode != ModeResume {
-		if err := r.primaryBehindServing(ctx, sets, servingTG); err != nil {
+		made, err := r.primaryBehindServing(ctx, sets, servingTG)
+		if err != nil {
 			return err
 		}
-		var err error
-		if sets, err = r.listTaskSets(ctx); err != nil {
-			return err
+		if made != "" {
+			// Go on from a listing that shows the change.
+			if sets, err = r.listTaskSetsUntil(ctx, made+" to be PRIMARY", func(sets []ecstypes.TaskSet) bool {
+				return slices.ContainsFunc(sets, func(ts ecstypes.TaskSet) bool {
+					return aws.ToString(ts.TaskSetArn) == made && aws.ToString(ts.Status) == "PRIMARY"
+				})
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	for _, ts := range sets {
@@ -75,31 +83,32 @@ func (r *run) checkRoom(sets []ecstypes.TaskSet) error {
 }
 
 // primaryBehindServing makes the task set behind the serving target group
-// PRIMARY when the PRIMARY one is elsewhere.
-func (r *run) primaryBehindServing(ctx context.Context, sets []ecstypes.TaskSet, servingTG string) error {
+// PRIMARY when the PRIMARY one is elsewhere, and returns its ARN.
+func (r *run) primaryBehindServing(ctx context.Context, sets []ecstypes.TaskSet, servingTG string) (string, error) {
 	var serving *ecstypes.TaskSet
 	for i, ts := range sets {
 		if !onTargetGroup(ts, servingTG) || aws.ToString(ts.Status) == "DRAINING" {
 			continue
 		}
 		if aws.ToString(ts.Status) == "PRIMARY" {
-			return nil
+			return "", nil
 		}
 		serving = &sets[i]
 	}
 	if serving == nil {
-		return nil
+		return "", nil
 	}
 	if err := r.lock.Check(); err != nil {
-		return err
+		return "", err
 	}
-	r.log.Info().Str("task_set", aws.ToString(serving.TaskSetArn)).Msg("the task set behind the serving rule becomes primary")
+	arn := aws.ToString(serving.TaskSetArn)
+	r.log.Info().Str("task_set", arn).Msg("the task set behind the serving rule becomes primary")
 	_, err := r.aws.ECS.UpdateServicePrimaryTaskSet(ctx, &ecs.UpdateServicePrimaryTaskSetInput{
 		Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), PrimaryTaskSet: serving.TaskSetArn})
 	if err != nil {
-		return fmt.Errorf("make serving task set %s primary: %w", aws.ToString(serving.TaskSetArn), err)
+		return "", fmt.Errorf("make serving task set %s primary: %w", arn, err)
 	}
-	return nil
+	return arn, nil
 }
 
 // removeTaskSet scales ts to 0, waits for its tasks to stop, deletes it and
@@ -136,18 +145,10 @@ func (r *run) removeTaskSet(ctx context.Context, ts ecstypes.TaskSet) error {
 			}
 		}
 	}
-	return r.poll(ctx, r.env.rolloutTimeout(), arn+" to leave the service", func() (bool, error) {
-		sets, err := r.listTaskSets(ctx)
-		if err != nil {
-			return false, err
-		}
-		for _, ts := range sets {
-			if aws.ToString(ts.TaskSetArn) == arn {
-				return false, nil
-			}
-		}
-		return true, nil
+	_, err := r.listTaskSetsUntil(ctx, arn+" to leave the service", func(sets []ecstypes.TaskSet) bool {
+		return !slices.ContainsFunc(sets, func(ts ecstypes.TaskSet) bool { return aws.ToString(ts.TaskSetArn) == arn })
 	})
+	return err
 }
 
 func isNotFound(err error) bool {

@@ -358,6 +358,9 @@ func (s *Server) cwDescribeAlarms(in cwInput) (map[string]any, error) {
 		}
 		size = int(v)
 	}
+	if s.pageLimit > 0 {
+		size = min(size, s.pageLimit)
+	}
 	matched, brief, err := s.matchAlarms(in)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 //	DELETE /_awsim/faults           clears the API faults
 //	POST   /_awsim/task-set-faults  TaskSetFault
 //	DELETE /_awsim/task-set-faults  clears them
-//	POST   /_awsim/target-health    {"target_group_arn", "healthy"}
+//	POST   /_awsim/target-health    {"target_group_arn", "healthy", "targets", "persist"}
 //	POST   /_awsim/alarms           {"name", "state", "reason"}
 //	GET    /_awsim/calls            -> {"total", "by_operation"}
 //	DELETE /_awsim/calls            empties the call log
@@ -30,6 +30,7 @@ import (
 //	GET    /_awsim/consistency      -> {"delay", "seed"}
 //	POST   /_awsim/consistency      {"delay": "2s", "seed": 7}: ECS reads lag changes (Consistency)
 //	DELETE /_awsim/consistency      every ECS read fresh again (the default)
+//	POST   /_awsim/paging           {"page_limit": 2}: every paged answer holds at most 2 items (LimitPages)
 func (s *Server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_awsim/seed", func(w http.ResponseWriter, r *http.Request) {
@@ -103,15 +104,32 @@ func (s *Server) controlHandler() http.Handler {
 		s.ClearTaskSetFaults()
 		answer(w, struct{}{}, nil)
 	})
-	mux.HandleFunc("POST /_awsim/target-health", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /_awsim/paging", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			TargetGroupArn string `json:"target_group_arn"`
-			Healthy        bool   `json:"healthy"`
+			PageLimit int `json:"page_limit"`
 		}
 		if !readControl(w, r, &in) {
 			return
 		}
-		answer(w, in, s.SetTargetHealth(in.TargetGroupArn, in.Healthy))
+		answer(w, in, s.LimitPages(in.PageLimit))
+	})
+	mux.HandleFunc("POST /_awsim/target-health", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			TargetGroupArn string   `json:"target_group_arn"`
+			Healthy        bool     `json:"healthy"`
+			Targets        []string `json:"targets,omitempty"`
+			// Persist makes the whole target group fail or pass, its
+			// future targets included (FailTargetGroup).
+			Persist bool `json:"persist,omitempty"`
+		}
+		if !readControl(w, r, &in) {
+			return
+		}
+		if in.Persist {
+			answer(w, in, s.FailTargetGroup(in.TargetGroupArn, !in.Healthy))
+			return
+		}
+		answer(w, in, s.SetTargetHealth(in.TargetGroupArn, in.Healthy, in.Targets...))
 	})
 	mux.HandleFunc("POST /_awsim/alarms", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {

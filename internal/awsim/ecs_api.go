@@ -93,8 +93,9 @@ func lastPart(ref string) string {
 
 // page slices items for maxResults/nextToken pagination; tokens are
 // offsets. maxResults, when given, must be 1 to 100; without it a page
-// holds up to defaultMax items.
-func page[T any](items []T, maxResults *int, defaultMax int, token string) ([]T, string, error) {
+// holds up to defaultMax items. A limit above 0 (LimitPages) makes pages
+// shorter still, as AWS may.
+func page[T any](items []T, maxResults *int, defaultMax int, token string, limit int) ([]T, string, error) {
 	start := 0
 	if token != "" {
 		if err := json.Unmarshal([]byte(token), &start); err != nil || start < 0 || start > len(items) {
@@ -107,6 +108,9 @@ func page[T any](items []T, maxResults *int, defaultMax int, token string) ([]T,
 			return nil, "", invalidParam("maxResults must be between 1 and 100.")
 		}
 		size = *maxResults
+	}
+	if limit > 0 {
+		size = min(size, limit)
 	}
 	end := min(start+size, len(items))
 	next := ""

@@ -106,7 +106,7 @@ func (s *Server) ecsListClusters(body []byte) (any, error) {
 		arns = append(arns, c.ClusterArn)
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, 100, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 100, in.NextToken, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

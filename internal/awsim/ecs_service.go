@@ -207,7 +207,7 @@ func (s *Server) ecsListServices(body []byte) (any, error) {
 		}
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, 10, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 10, in.NextToken, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

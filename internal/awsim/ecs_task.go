@@ -173,6 +173,16 @@ func (s *Server) setRunning(t *task, healthy bool) {
 			}
 		})
 	}
+	if ts.fault.Kind == FaultSpotInterruption && ts.interrupted < ts.computedDesired() {
+		// Spot capacity is reclaimed once per task of the first generation;
+		// ECS replaces the interrupted tasks, and those run on.
+		ts.interrupted++
+		s.after(s.cfg.Timings.TaskExit, func() {
+			if t.DesiredStatus == "RUNNING" {
+				s.stopTask(t, "Your Spot Task was interrupted.", "SpotInterruption", 143)
+			}
+		})
+	}
 }
 
 // stopTask stops t: its targets drain first, for the longest deregistration
@@ -293,7 +303,7 @@ func (s *Server) ecsListTasks(body []byte) (any, error) {
 		arns = append(arns, t.TaskArn)
 	}
 	sort.Strings(arns)
-	items, next, err := page(arns, in.MaxResults, 100, in.NextToken)
+	items, next, err := page(arns, in.MaxResults, 100, in.NextToken, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,6 @@ func (s *Server) createTaskSet(in createTaskSetInput) (*taskSet, error) {
 	return ts, nil
 }
 
-
 // capacityOf resolves where the tasks of a new task set run: its launch
 // type, or else its capacity provider strategy, or else the cluster's
 // default strategy, or else the EC2 launch type. It refuses a strategy

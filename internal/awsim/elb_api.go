@@ -85,8 +85,9 @@ func enumErr(field, v string, values []string) error {
 	return validationErr("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", v, field, strings.Join(values, ", "))
 }
 
-// markerPage pages items with the query protocol's Marker and PageSize.
-func markerPage[T any](items []T, in qmap) ([]T, string, error) {
+// markerPage pages items with the query protocol's Marker and PageSize; a
+// limit above 0 (LimitPages) makes pages shorter still, as AWS may.
+func markerPage[T any](items []T, in qmap, limit int) ([]T, string, error) {
 	size, err := in.intOr("PageSize", 400)
 	if err != nil {
 		return nil, "", err
@@ -97,6 +98,9 @@ func markerPage[T any](items []T, in qmap) ([]T, string, error) {
 	start, err := in.intOr("Marker", 0)
 	if err != nil || start < 0 || start > len(items) {
 		return nil, "", validationErr("Marker %q is not valid", in.str("Marker"))
+	}
+	if limit > 0 {
+		size = min(size, limit)
 	}
 	end := min(start+size, len(items))
 	next := ""

@@ -99,7 +99,7 @@ func (s *Server) elbDescribeListeners(in qmap) (any, error) {
 	default:
 		return nil, validationErr("You must specify either listener ARNs or a load balancer ARN")
 	}
-	items, next, err := markerPage(out, in)
+	items, next, err := markerPage(out, in, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func (s *Server) elbDescribeLoadBalancers(in qmap) (any, error) {
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].LoadBalancerName < out[j].LoadBalancerName })
 	}
-	items, next, err := markerPage(out, in)
+	items, next, err := markerPage(out, in, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

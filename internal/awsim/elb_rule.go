@@ -126,7 +126,7 @@ func (s *Server) elbDescribeRules(in qmap) (any, error) {
 	default:
 		return nil, validationErr("You must specify either listener ARN or rule ARNs")
 	}
-	items, next, err := markerPage(out, in)
+	items, next, err := markerPage(out, in, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -264,7 +264,7 @@ func (s *Server) elbDescribeTargetGroups(in qmap) (any, error) {
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].TargetGroupName < out[j].TargetGroupName })
 	}
-	items, next, err := markerPage(out, in)
+	items, next, err := markerPage(out, in, s.pageLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (tg *targetGroup) interval() time.Duration {
 // healthy threshold. A target of a task set under the targets-unhealthy fault
 // fails its checks.
 func (s *Server) registerTarget(tg *targetGroup, id string, port int, t *task, healthy bool) *target {
-	tgt := &target{ID: id, Port: port, task: t, failing: t != nil && t.taskSet.fault.Kind == FaultTargetsUnhealthy}
+	tgt := &target{ID: id, Port: port, task: t, failing: tg.failing || (t != nil && t.taskSet.fault.Kind == FaultTargetsUnhealthy)}
 	tg.targets[targetKey(id, port)] = tgt
 	switch {
 	case healthy:

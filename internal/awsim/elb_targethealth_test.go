@@ -213,3 +213,53 @@ func TestUnhealthyTasksReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestSetTargetHealthControl: failing a whole target group holds for the
+// targets registered later too (the replacements of the tasks the scheduler
+// stops), until it passes again; naming a target fails only it.
+func TestSetTargetHealthControl(t *testing.T) {
+	b := newBed(t, awsim.Config{})
+	sd := b.seed(t, awsim.Scenario{Name: "hc", DesiredCount: 2})
+	blue := sd.TargetGroupArns["blue"]
+	states := func() map[elbtypes.TargetHealthStateEnum]int {
+		n := map[elbtypes.TargetHealthStateEnum]int{}
+		for _, d := range b.health(t, blue) {
+			n[d.TargetHealth.State]++
+		}
+		return n
+	}
+	if err := b.sim.FailTargetGroup(blue, true); err != nil {
+		t.Fatal(err)
+	}
+	// The scheduler replaces the failing tasks; their targets fail as well.
+	for range 300 {
+		b.sim.Advance(time.Second)
+		if n := states(); n[elbtypes.TargetHealthStateEnumHealthy] != 0 {
+			t.Fatalf("a target of the failing target group is healthy: %v", n)
+		}
+	}
+	if n := b.stoppedTasks(t, sd, sd.PrimaryTaskSetArn); len(n) < 4 {
+		t.Fatalf("%d tasks stopped in five minutes, want the seeded ones and their replacements", len(n))
+	}
+	if err := b.sim.FailTargetGroup(blue, false); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, 5*time.Minute, "the target group to pass its checks again", func() bool {
+		n := states()
+		return n[elbtypes.TargetHealthStateEnumHealthy] == 2 && n[elbtypes.TargetHealthStateEnumUnhealthy] == 0 && n[elbtypes.TargetHealthStateEnumInitial] == 0
+	})
+	// One target named: only it fails.
+	one := aws.ToString(b.health(t, blue)[0].Target.Id)
+	if err := b.sim.SetTargetHealth(blue, false, one); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range b.health(t, blue) {
+		want := elbtypes.TargetHealthStateEnumHealthy
+		if aws.ToString(d.Target.Id) == one {
+			want = elbtypes.TargetHealthStateEnumUnhealthy
+		}
+		if d.TargetHealth.State != want {
+			t.Fatalf("target %s is %s, want %s", aws.ToString(d.Target.Id), d.TargetHealth.State, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package awsim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -21,6 +22,10 @@ const (
 	FaultTargetsUnhealthy FaultKind = "targets-unhealthy"
 	// FaultNeverStabilize: the tasks never get past PENDING.
 	FaultNeverStabilize FaultKind = "never-stabilize"
+	// FaultSpotInterruption: each task of the first generation is stopped
+	// soon after it reaches RUNNING, as when Spot capacity is reclaimed
+	// (stopCode SpotInterruption); its replacement runs on.
+	FaultSpotInterruption FaultKind = "spot-interruption"
 )
 
 // TaskSetFault makes the task sets created after it is added misbehave.
@@ -47,9 +52,9 @@ func (f TaskSetFault) exitCode() int {
 // The latest fault matching a service wins.
 func (s *Server) AddTaskSetFault(f TaskSetFault) error {
 	switch f.Kind {
-	case FaultTasksExit, FaultTargetsUnhealthy, FaultNeverStabilize:
+	case FaultTasksExit, FaultTargetsUnhealthy, FaultNeverStabilize, FaultSpotInterruption:
 	default:
-		return fmt.Errorf("task set fault kind %q is not one of %s, %s, %s", f.Kind, FaultTasksExit, FaultTargetsUnhealthy, FaultNeverStabilize)
+		return fmt.Errorf("task set fault kind %q is not one of %s, %s, %s, %s", f.Kind, FaultTasksExit, FaultTargetsUnhealthy, FaultNeverStabilize, FaultSpotInterruption)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,22 +79,47 @@ func (s *Server) faultFor(svc *service) TaskSetFault {
 	return TaskSetFault{}
 }
 
-// SetTargetHealth makes every target registered in the target group now fail
-// its health checks from now on and turns it unhealthy
+// SetTargetHealth makes the targets registered in the target group now fail
+// their health checks from now on and turns them unhealthy
 // (Target.FailedHealthChecks) at once; the ECS scheduler then stops and
 // replaces the tasks behind those targets, as it does on AWS, and their
 // replacements pass their checks. With healthy true the targets pass their
 // checks from now on: an unhealthy one turns healthy after the target
 // group's HealthyThresholdCount intervals, as a recovering target does on
-// AWS. Draining targets and those of a target group with health checks
+// AWS. Naming targets (their IDs) limits the change to them: one flapping
+// target. Draining targets and those of a target group with health checks
 // disabled are left alone. It returns an error for an unknown target group.
-func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool) error {
+func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool, targets ...string) error {
 	s.lock()
 	defer s.unlock()
 	tg, ok := s.tgs[targetGroupArn]
 	if !ok {
 		return fmt.Errorf("target group %s not found", targetGroupArn)
 	}
+	s.setTargetsFailing(tg, !healthy, targets)
+	return nil
+}
+
+// FailTargetGroup makes every target of the target group fail its health
+// checks, those registered now and later, as a broken health check path
+// would, until it is called again with failing false; the replacements the
+// scheduler starts fail too. Then they all pass again.
+func (s *Server) FailTargetGroup(targetGroupArn string, failing bool) error {
+	s.lock()
+	defer s.unlock()
+	tg, ok := s.tgs[targetGroupArn]
+	if !ok {
+		return fmt.Errorf("target group %s not found", targetGroupArn)
+	}
+	tg.failing = failing
+	s.setTargetsFailing(tg, failing, nil)
+	return nil
+}
+
+// setTargetsFailing makes the named targets of tg, or all of them, fail or
+// pass their health checks from now on.
+func (s *Server) setTargetsFailing(tg *targetGroup, failing bool, targets []string) {
+	healthy := !failing
 	keys := make([]string, 0, len(tg.targets))
 	for k := range tg.targets {
 		keys = append(keys, k)
@@ -97,7 +127,7 @@ func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		t := tg.targets[k]
-		if t.State == stateDraining || t.State == stateUnavailable {
+		if t.State == stateDraining || t.State == stateUnavailable || (len(targets) > 0 && !slices.Contains(targets, t.ID)) {
 			continue
 		}
 		t.failing = !healthy
@@ -109,5 +139,4 @@ func (s *Server) SetTargetHealth(targetGroupArn string, healthy bool) error {
 			s.scheduleHealthCheck(tg, t)
 		}
 	}
-	return nil
 }

@@ -114,6 +114,26 @@ func TestTaskSetFaults(t *testing.T) {
 			t.Fatalf("after the replacement: downtime %+v, want one closed outage", d)
 		}
 	})
+	t.Run("spot interruption", func(t *testing.T) {
+		b := newBed(t, awsim.Config{})
+		sd := b.seed(t, awsim.Scenario{Name: "spot"})
+		if err := b.sim.AddTaskSetFault(awsim.TaskSetFault{Kind: awsim.FaultSpotInterruption}); err != nil {
+			t.Fatal(err)
+		}
+		ts := b.createTaskSet(t, sd, b.registerTaskDef(t, sd, "spot:v2"), "green", "d")
+		b.waitFor(t, 5*time.Minute, "steady after the interruptions", func() bool {
+			return b.taskSet(t, sd, *ts.Id).StabilityStatus == ecstypes.StabilityStatusSteadyState
+		})
+		stopped := b.stoppedTasks(t, sd, *ts.TaskSetArn)
+		if len(stopped) != 2 {
+			t.Fatalf("%d stopped tasks, want the 2 of the first generation", len(stopped))
+		}
+		for _, task := range stopped {
+			if task.StopCode != ecstypes.TaskStopCodeSpotInterruption || *task.StoppedReason != "Your Spot Task was interrupted." {
+				t.Fatalf("stopped task: %s %q", task.StopCode, *task.StoppedReason)
+			}
+		}
+	})
 	t.Run("unknown kind", func(t *testing.T) {
 		b := newBed(t, awsim.Config{})
 		if err := b.sim.AddTaskSetFault(awsim.TaskSetFault{Kind: "explode"}); err == nil {

@@ -140,6 +140,8 @@ type taskSet struct {
 	launched int
 	// nextLaunch holds back replacements of tasks that stopped on their own.
 	nextLaunch time.Time
+	// interrupted counts the tasks a spot-interruption fault stopped.
+	interrupted int
 }
 
 type networkInterface struct {

@@ -60,6 +60,9 @@ type targetGroup struct {
 
 	tags    []elbTag
 	targets map[string]*target
+	// failing makes every target registered from now on fail its health
+	// checks (SetTargetHealth).
+	failing bool
 	// attrs are the target group attributes, every key with its value.
 	attrs map[string]string
 }

@@ -49,9 +49,11 @@ type Server struct {
 	alarms    map[string]*alarm // by name
 
 	taskSetFaults []TaskSetFault
-	consistency   consistency
-	calls         []Call
-	downtime      downtimeRecord
+	// pageLimit, above 0, caps every page a paged call answers.
+	pageLimit   int
+	consistency consistency
+	calls       []Call
+	downtime    downtimeRecord
 }
 
 // New returns an emulator with no resources.
@@ -90,6 +92,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.http.Serv
 // Faults returns the injector for API faults (throttling, 5xx, latency,
 // dropped connections), applied before any call is served.
 func (s *Server) Faults() *faults.Injector { return s.faults }
+
+// LimitPages makes every paged answer (ECS lists, ELB describes, CloudWatch
+// alarms) hold at most n items, as AWS may answer fewer than asked for;
+// clients must follow the next token or marker. 0 lifts the limit.
+func (s *Server) LimitPages(n int) error {
+	if n < 0 {
+		return fmt.Errorf("page limit %d is negative", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageLimit = n
+	return nil
+}
 
 // Now returns the simulated time.
 func (s *Server) Now() time.Time { return s.clock.Now() }

@@ -124,6 +124,10 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// ECS reads lag changes, as on AWS.
+	if err := sim.SetConsistency(awsim.Consistency{Delay: 2 * time.Second, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	w := &world{t: t, dir: t.TempDir(), sim: sim, simURL: srv.URL, goaws: testbed.Goaws(t), dynamo: testbed.Dynalite(t), seeded: map[string]awsim.Seeded{}}

@@ -16,7 +16,7 @@ func TestRegisterCommand(t *testing.T) {
 		args string
 		want string // in the error; "" for success
 	}{
-		{"good", "-project shop -build 12 -image registry.example/shop:12 -tag SHA=abc123 -tag branch=main", ""},
+		{"good", "-project shop -build 12 -image img.example/shop:12 -tag SHA=abc123 -tag branch=main", ""},
 		{"no SHA tag", "-project shop -build 12 -image shop:12", "-tag SHA=<commit> is required"},
 		{"bad tag", "-project shop -build 12 -image shop:12 -tag SHA", `tag "SHA" is not KEY=VALUE`},
 		{"no project, no build", "-image shop:12 -tag SHA=abc", "-project is required\n-build must be a positive build number"},
@@ -37,10 +37,10 @@ func TestRegisterCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, err := store.GetBuild(t.Context(), "shop", 12)
-			if err != nil || a.Value != "registry.example/shop:12" || a.Tags["SHA"] != "abc123" || a.Tags["branch"] != "main" {
+			if err != nil || a.Value != "img.example/shop:12" || a.Tags["SHA"] != "abc123" || a.Tags["branch"] != "main" {
 				t.Fatalf("build 12 = %+v, %v", a, err)
 			}
-			if out.String() != "registered build 12 of shop: registry.example/shop:12\n" {
+			if out.String() != "registered build 12 of shop: img.example/shop:12\n" {
 				t.Fatalf("output %q", out.String())
 			}
 		})

@@ -5,7 +5,8 @@
 //   - With a bot token it posts one message per deploy (chat.postMessage),
 //     the steps as replies in its thread, and updates the first message with
 //     the outcome (chat.update). The message's channel and ts are kept per
-//     deploy in a ThreadStore.
+//     deploy in a ThreadStore: MemoryThreads, or DynamoThreads to survive
+//     restarts.
 //
 // A routing file says which apps and environments go to which channel.
 // Calls honour 429 with Retry-After, retry 5xx and connection errors with

@@ -223,6 +223,12 @@ func (n *Notifier) bot(ctx context.Context, route Route, e events.Event, th *Thr
 		}
 		th.Channel, th.TS = channel, ts
 		log.Debug().Str("channel", channel).Str("ts", ts).Msg("slack: posted the deploy's message")
+		// Kept at once: should what follows fail, the retry must not post
+		// a second message.
+		th.UpdatedAt = n.cfg.Now()
+		if err := n.cfg.Threads.Put(ctx, e.DeployID, *th); err != nil {
+			return fmt.Errorf("slack thread of deploy %s: %w", e.DeployID, err)
+		}
 		if e.Type == events.DeployStarted || e.Type.Final() {
 			return nil
 		}

@@ -35,7 +35,10 @@ type fakeSlack struct {
 	mu    sync.Mutex
 	calls []call
 	fail  map[string][]int // path: statuses to answer first
-	ts    int
+	// failAfter answers 400 to a path's call after that many went through.
+	failAfter map[string]int
+	ok        map[string]int
+	ts        int
 }
 
 type call struct {
@@ -45,7 +48,7 @@ type call struct {
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{fail: map[string][]int{}}
+	f := &fakeSlack{fail: map[string][]int{}, ok: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -60,6 +63,11 @@ func (f *fakeSlack) failFirst(path string, statuses ...int) {
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if n, set := f.failAfter[r.URL.Path]; set && f.ok[r.URL.Path] == n {
+		delete(f.failAfter, r.URL.Path)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	if q := f.fail[r.URL.Path]; len(q) > 0 {
 		f.fail[r.URL.Path] = q[1:]
 		if q[0] == http.StatusTooManyRequests {
@@ -85,6 +93,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.calls = append(f.calls, c)
+		f.ok[r.URL.Path]++
 		ts := c.Form.Get("ts")
 		if ts == "" {
 			f.ts++
@@ -237,6 +246,28 @@ func TestSlackNotifier(t *testing.T) {
 			t.Errorf("waits %v; want a doubling backoff [1s 2s]", waits.d)
 		}
 		noSecrets(t, logs.String())
+	})
+
+	t.Run("a failed reply, redelivered, posts no second message", func(t *testing.T) {
+		fs := newFakeSlack(t)
+		n, err := slack.New(slack.Config{Token: token, APIURL: fs.URL + "/api/", Sleep: (&sleeps{}).Sleep,
+			Routes: slack.Routes{Default: &slack.Route{Channel: "#deploys"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := failedDeploy()[2] // the first event seen is a step: message, then reply
+		// Let the message through and fail the reply.
+		fs.failAfter = map[string]int{"/api/chat.postMessage": 1}
+		if err := n.Notify(t.Context(), step); err == nil {
+			t.Fatal("the reply's failure was not returned")
+		}
+		if err := n.Notify(t.Context(), step); err != nil {
+			t.Fatal(err)
+		}
+		calls := fs.Calls()
+		if len(calls) != 2 || calls[0].Form.Get("thread_ts") != "" || calls[1].Form.Get("thread_ts") != "1700000000.000001" {
+			t.Fatalf("calls %+v; want one message and one reply", calls)
+		}
 	})
 
 	t.Run("retries are bounded", func(t *testing.T) {

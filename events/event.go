@@ -47,6 +47,11 @@ type Event struct {
 	Artifact  string `json:"artifact,omitempty"`
 	Build     int    `json:"build,omitempty"`
 	ConfigSHA string `json:"config_sha,omitempty"`
+	// Project is the artifact's ArtifactDB project, so a recorder can tag
+	// the build without reading the deploy config.
+	Project string `json:"project,omitempty"`
+	// RequestedBy says who asked for the deploy, for people watching it.
+	RequestedBy string `json:"requested_by,omitempty"`
 	// Message says what happened in words; Error is set on failures.
 	Message string `json:"message,omitempty"`
 	Error   string `json:"error,omitempty"`

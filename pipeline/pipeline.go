@@ -140,6 +140,9 @@ var (
 	ErrNothingToResume = errors.New("nothing to resume")
 	// ErrNothingToRollBack: a rollback or an abort with nothing to act on.
 	ErrNothingToRollBack = errors.New("nothing to roll back")
+	// ErrWrongAccount: the credentials for an environment belong to
+	// another account than its AccountID; ClientsFunc errors wrap it.
+	ErrWrongAccount = errors.New("credentials belong to another account")
 	// ErrPreempted: a rollback or an abort asked this deploy to stop.
 	ErrPreempted = errors.New("stopped for another request")
 	// ErrRolledBack: the deploy failed after the swap and traffic went back.
@@ -216,6 +219,9 @@ func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
 		account = p.cfg.Deploy.ConfigAccountID
 	}
 	clients, err := p.cfg.Clients(ctx, account, p.cfg.Deploy.region(env))
+	if errors.Is(err, ErrWrongAccount) {
+		return nil, permanentError{fmt.Errorf("AWS clients for %s/%s: %w", req.App, req.Env, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("AWS clients for %s/%s: %w", req.App, req.Env, err)
 	}

@@ -16,25 +16,10 @@ const (
 	Failure Outcome = "failure"
 )
 
-// ShortSHA is the 8-character form of a config SHA that deploy tags carry,
-// as the original took it from `git rev-parse --short=8 HEAD`.
-func ShortSHA(configSHA string) string {
-	if len(configSHA) > 8 {
-		return configSHA[:8]
-	}
-	return configSHA
-}
-
-// DeployTag is the tag recording the result of deploying a build to env
-// with a config: deploy-<env>-<first 8 characters of configSHA>.
-func DeployTag(env, configSHA string) string {
-	return pipeline.DeployTag(env, ShortSHA(configSHA))
-}
-
 // EndedTag is the companion of DeployTag that holds when that result's
 // deploy ended (UTC, fixed-width RFC 3339, so it also sorts as text).
 func EndedTag(env, configSHA string) string {
-	return DeployTag(env, configSHA) + "-ended"
+	return pipeline.DeployTag(env, configSHA) + "-ended"
 }
 
 // timeLayout is RFC 3339 in UTC with nanoseconds, fixed width.
@@ -78,7 +63,7 @@ func (r Result) Validate() error {
 }
 
 // Tag and EndedTag name the two tags the result writes.
-func (r Result) Tag() string      { return DeployTag(r.Env, r.ConfigSHA) }
+func (r Result) Tag() string      { return pipeline.DeployTag(r.Env, r.ConfigSHA) }
 func (r Result) EndedTag() string { return EndedTag(r.Env, r.ConfigSHA) }
 
 // Supersedes says whether r replaces the result the tags hold: when they

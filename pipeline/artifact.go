@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Artifact is a build registered in ArtifactDB.
@@ -38,6 +39,22 @@ type ArtifactDB interface {
 	// FindArtifact returns the latest artifact of project matching sel, or
 	// an error wrapping ErrArtifactNotFound.
 	FindArtifact(ctx context.Context, project string, sel Selector) (Artifact, error)
+}
+
+// DeployResult is how a deploy of a build to an environment ended, for
+// ArtifactDB: the RequiresPreviousEnvDeploy gate reads it.
+type DeployResult struct {
+	Project   string
+	Build     int
+	Env       string
+	ConfigSHA string
+	Success   bool
+	EndedAt   time.Time
+}
+
+// ResultRecorder records deploy results in ArtifactDB.
+type ResultRecorder interface {
+	RecordDeployResult(ctx context.Context, r DeployResult) error
 }
 
 // DeployTag is the tag that records the result of deploying an artifact to

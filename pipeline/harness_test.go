@@ -259,6 +259,12 @@ type pipeOptions struct {
 	// clients, when set, gives the pipeline its AWS clients; by default
 	// they are the bed's own.
 	clients pipeline.ClientsFunc
+	// artifactDB and results, when set, replace the bed's artifacts and
+	// record deploy results.
+	artifactDB pipeline.ArtifactDB
+	results    pipeline.ResultRecorder
+	// events, when set, receives the events instead of the bed's sink.
+	events pipeline.Sink
 }
 
 func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
@@ -276,12 +282,21 @@ func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
 			return pipeline.Clients{ECS: b.ecs, ELB: b.elb, CloudWatch: b.cw}, nil
 		}
 	}
+	var arts pipeline.ArtifactDB = b.arts
+	if o.artifactDB != nil {
+		arts = o.artifactDB
+	}
+	var sink pipeline.Sink = b.events
+	if o.events != nil {
+		sink = o.events
+	}
 	p, err := pipeline.New(pipeline.Config{
 		Deploy:     b.config,
 		Clients:    clients,
-		ArtifactDB: b.arts,
+		ArtifactDB: arts,
+		Results:    o.results,
 		Locker:     locker,
-		Events:     b.events,
+		Events:     sink,
 		Clock:      simClock{b.sim},
 		Hook:       o.hook,
 	})

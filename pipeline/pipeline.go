@@ -23,6 +23,10 @@ type Config struct {
 	ArtifactDB ArtifactDB
 	// Locker takes the deploy locks. Required.
 	Locker *Locker
+	// Results, when set, records how each deploy ended before its final
+	// event goes out, so a gate that reads it never races the event.
+	// Default nil: results are left to a recorder listening to the events.
+	Results ResultRecorder
 	// Events receives step and completion events. Default: none kept.
 	Events Sink
 	// Clock is the pipeline's time. Default RealClock.
@@ -346,8 +350,22 @@ func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 			err = errors.Join(err, relErr)
 		}
 	}
+	r.record(ctx, false)
 	r.emit(ctx, events.DeployFailed, 0, r.nextAdvice(), err)
 	return r.st, err
+}
+
+// record tells ArtifactDB how a deploy of a build ended. It is best effort:
+// the recorder listening to the events records it again.
+func (r *run) record(ctx context.Context, success bool) {
+	if r.p.cfg.Results == nil || r.st.Artifact.BuildNumber == 0 || r.st.Mode == ModeRollback || r.st.Mode == ModeAbort {
+		return
+	}
+	res := DeployResult{Project: r.app.ArtifactDBProjectName, Build: r.st.Artifact.BuildNumber, Env: r.req.Env,
+		ConfigSHA: r.st.ConfigSHA, Success: success, EndedAt: r.p.cfg.Clock.Now().UTC()}
+	if err := r.p.cfg.Results.RecordDeployResult(ctx, res); err != nil {
+		r.log.Warn().Err(err).Msg("record the deploy's result in ArtifactDB")
+	}
 }
 
 // nextAdvice says what to send after a failure.
@@ -370,6 +388,7 @@ func (r *run) finish(ctx context.Context, state State, cause error) (Status, err
 	if err := r.lock.Release(ctx, r.st); err != nil {
 		return r.st, err
 	}
+	r.record(ctx, state == StateSucceeded && !r.st.RollingBack)
 	switch {
 	case state == StateRolledBack:
 		r.emit(ctx, events.DeployRolledBack, 0, "traffic is back on the previous task set", cause)
@@ -394,7 +413,7 @@ func (r *run) emitFor(ctx context.Context, deployID string, t events.Type, step 
 		Schema: events.EventSchema, Type: t, Time: r.p.cfg.Clock.Now().UTC(),
 		DeployID: deployID, App: r.req.App, Env: r.req.Env, CorrelationID: r.st.CorrelationID,
 		Mode: string(r.st.Mode), Step: step, Artifact: r.st.Artifact.Value, Build: r.st.Artifact.BuildNumber,
-		ConfigSHA: r.st.ConfigSHA, Message: msg,
+		ConfigSHA: r.st.ConfigSHA, Message: msg, Project: r.app.ArtifactDBProjectName, RequestedBy: r.st.RequestedBy,
 	}
 	if step > 0 {
 		e.StepName = stepName(step)

@@ -1,6 +1,7 @@
 package artifactdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -86,4 +87,18 @@ func (r Result) Supersedes(tags map[string]string) bool {
 		return r.Outcome == Success && tags[r.Tag()] != string(Success)
 	}
 	return false
+}
+
+// Recorder records the pipeline's deploy results in a Store.
+type Recorder struct{ Store Store }
+
+var _ pipeline.ResultRecorder = Recorder{}
+
+// RecordDeployResult records r as a success or failure tag.
+func (rec Recorder) RecordDeployResult(ctx context.Context, r pipeline.DeployResult) error {
+	outcome := Failure
+	if r.Success {
+		outcome = Success
+	}
+	return rec.Store.RecordResult(ctx, Result{Project: r.Project, Build: r.Build, Env: r.Env, ConfigSHA: r.ConfigSHA, Outcome: outcome, EndedAt: r.EndedAt})
 }

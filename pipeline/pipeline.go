@@ -259,6 +259,12 @@ func (r *run) refuse(ctx context.Context, prev Status, err error) (Status, error
 	return prev, permanentError{err}
 }
 
+// letGo releases the lock untouched after an error a retry may get past.
+func (r *run) letGo(ctx context.Context, err error) (Status, error) {
+	r.released = true
+	return Status{}, errors.Join(err, r.lock.ReleaseUnchanged(ctx))
+}
+
 // answerAgain answers a request whose operation already ended.
 func (r *run) answerAgain(ctx context.Context, prev Status) (Status, error) {
 	r.released = true

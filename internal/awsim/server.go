@@ -51,7 +51,9 @@ type Server struct {
 
 	taskSetFaults []TaskSetFault
 	// pageLimit, above 0, caps every page a paged call answers.
-	pageLimit   int
+	pageLimit int
+	// throttle, when set, throttles ECS requests (SetThrottling).
+	throttle    *throttle
 	consistency consistency
 	calls       []Call
 	downtime    downtimeRecord

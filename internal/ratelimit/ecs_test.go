@@ -38,7 +38,7 @@ func (c simClock) Sleep(ctx context.Context, d time.Duration) error {
 func TestECSLimitsKeepUnderAWSRates(t *testing.T) {
 	for _, limited := range []bool{true, false} {
 		t.Run(map[bool]string{true: "limited", false: "unlimited"}[limited], func(t *testing.T) {
-			sim, err := awsim.New(awsim.Config{TimeScale: 10})
+			sim, err := awsim.New(awsim.Config{TimeScale: 5})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestECSLimitsKeepUnderAWSRates(t *testing.T) {
 			sim.SetThrottling(&awsim.Throttling{Read: awsim.Bucket{Burst: 10, Rate: 5}})
 			var opts []func(*ecs.Options)
 			if limited {
-				opts = append(opts, ratelimit.New(ratelimit.Config{Clock: simClock{sim}, Read: ratelimit.Bucket{Burst: 8, Rate: 4}}).ECS(sd.AccountID, sd.Region))
+				opts = append(opts, ratelimit.New(ratelimit.Config{Clock: simClock{sim}, Read: ratelimit.Bucket{Burst: 4, Rate: 4}}).ECS(sd.AccountID, sd.Region))
 			}
 			client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 				Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")}, opts...)

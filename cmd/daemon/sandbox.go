@@ -178,8 +178,8 @@ func playSandbox(ctx context.Context, o sandboxOptions, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "export %s\n", kv)
 	}
 	fmt.Fprintf(stdout, "export ECS_DEPLOY_QUEUE=%s ECS_DEPLOY_TOPIC_ARN=%s ECS_DEPLOY_NO_QUEUE_POLICY=true\n", names.Queue, res.TopicArn)
-	fmt.Fprintf(stdout, "\ngo run ./cmd/enqueue -app %s -env %s -build 1 -wait\ngo run ./cmd/enqueue status -config %s\naws ecs describe-task-sets --cluster %s --service %s --task-sets %s\n",
-		app, env, files.Config, stack.Seeded[app].Cluster, stack.Seeded[app].Service, stack.Seeded[app].PrimaryTaskSetArn)
+	fmt.Fprintf(stdout, "\ngo run ./cmd/enqueue -app %s -env %s -build 1 -wait\ngo run ./cmd/enqueue status -config %s\naws ecs describe-services --cluster %s --services %s\n",
+		app, env, files.Config, stack.Seeded[app].Cluster, stack.Seeded[app].Service)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping")
 	return nil

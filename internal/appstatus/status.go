@@ -228,30 +228,28 @@ func rank(t TaskSet) string {
 	return map[string]string{"PRIMARY": "0", "ACTIVE": "1"}[t.Status] + "2" + t.Colour
 }
 
-// artifactOf fills in what a task set runs, from the deploy status or the
-// record of the deploy that created it.
+// artifactOf fills in what a task set runs: from the final event of the
+// deploy that created it (its externalId), else from the deploy status,
+// which names the task set of the last operation and the one before.
 func (r Reader) artifactOf(ctx context.Context, ts *TaskSet, st pipeline.Status, hasStatus bool) {
-	if hasStatus {
-		switch ts.Arn {
-		case st.NewTaskSetArn:
-			ts.Build, ts.Artifact, ts.ConfigSHA = st.Artifact.BuildNumber, st.Artifact.Value, st.ConfigSHA
-			if !st.RollingBack && st.Mode != pipeline.ModeRollback {
-				return
-			}
-		case st.PreviousTaskSetArn:
-			if st.PreviousArtifact != nil {
-				ts.Build, ts.Artifact = st.PreviousArtifact.BuildNumber, st.PreviousArtifact.Value
-			}
+	if r.Records != nil && ts.DeployID != "" {
+		rec, ok, err := r.Records.Get(ctx, ts.DeployID)
+		if err == nil && ok && rec.Final != nil && rec.Final.Build > 0 {
+			ts.Build, ts.Artifact, ts.ConfigSHA = rec.Final.Build, rec.Final.Artifact, rec.Final.ConfigSHA
+			return
 		}
 	}
-	if r.Records == nil || ts.DeployID == "" {
+	if !hasStatus {
 		return
 	}
-	rec, ok, err := r.Records.Get(ctx, ts.DeployID)
-	if err != nil || !ok || rec.Final == nil || rec.Final.Build == 0 {
-		return
+	switch ts.Arn {
+	case st.NewTaskSetArn:
+		ts.Build, ts.Artifact, ts.ConfigSHA = st.Artifact.BuildNumber, st.Artifact.Value, st.ConfigSHA
+	case st.PreviousTaskSetArn:
+		if st.PreviousArtifact != nil {
+			ts.Build, ts.Artifact = st.PreviousArtifact.BuildNumber, st.PreviousArtifact.Value
+		}
 	}
-	ts.Build, ts.Artifact, ts.ConfigSHA = rec.Final.Build, rec.Final.Artifact, rec.Final.ConfigSHA
 }
 
 func operation(st pipeline.Status) *Operation {

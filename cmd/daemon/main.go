@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +29,10 @@ func main() {
 	}
 	m := NewMain(os.Stdout, os.Stderr)
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "\n  -sandbox\n    \tplay a blue/green story against AWS stand-ins in this process; needs nothing but Go (daemon -sandbox -h lists its flags)")
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		os.Exit(2)
 	}

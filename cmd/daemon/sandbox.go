@@ -56,6 +56,9 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.DurationVar(&o.bake, "bake", 2*time.Second, "the demo environment's BakeTime: how long step 11 watches the alarm")
 	fs.BoolVar(&o.verbose, "v", false, "log the daemon to stderr too")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -58,7 +58,7 @@ var (
 // would on AWS: the request queue with a redrive policy to its dead-letter
 // queue, the event topic, the role queues subscribed to it with raw
 // delivery and filter policies, and the tables (the requests table with
-// TTL on expires_at). What exists already is kept. For local use: goaws
+// TTL on expires_at where the stand-in has TTL). What exists already is kept. For local use: goaws
 // refuses queue policies, so none is set.
 func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Duration) (Provisioned, error) {
 	sqsC, snsC, ddb := sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
@@ -107,10 +107,12 @@ func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Dur
 	return p, nil
 }
 
-// alreadyTTL says whether DynamoDB refused to enable TTL because it is on.
+// alreadyTTL says whether DynamoDB refused to enable TTL because it is on,
+// or because it has no TTL at all (dynalite): records then never expire,
+// which a local stack can live with.
 func alreadyTTL(err error) bool {
 	var apiErr interface{ ErrorCode() string }
-	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException"
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "ValidationException" || apiErr.ErrorCode() == "UnknownOperationException")
 }
 
 func createQueue(ctx context.Context, c *sqs.Client, name string, attrs map[string]string) (string, error) {

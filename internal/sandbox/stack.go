@@ -36,6 +36,18 @@ type StackConfig struct {
 	Apps []string
 	// Log receives goaws's log. Default: discarded.
 	Log io.Writer
+	// OnCall, when set, is told of every AWS call any of the stand-ins
+	// receives, before it is served.
+	OnCall func(Call)
+}
+
+// Call is one AWS call a stand-in received.
+type Call struct {
+	// AccessKey is the access key ID that signed the call: which role
+	// made it, when each role has its own.
+	AccessKey string
+	// Action is the IAM action the call needs, such as "sqs:SendMessage".
+	Action string
 }
 
 func (c *StackConfig) setDefaults() {
@@ -129,13 +141,13 @@ func StartStack(cfg StackConfig) (*Stack, error) {
 	// goaws's command starts it, its test server does not.
 	go gosqs.PeriodicTasks(time.Second, s.quit)
 	s.tap = &publishTap{next: router.New()}
-	s.Goaws = s.serve(goawsLn, s.tap)
+	s.Goaws = s.serve(goawsLn, recordCalls(s.tap, cfg.OnCall))
 
 	ddbLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("listen for DynamoDB: %w", err)
 	}
-	s.DynamoDB = s.serve(ddbLn, newDynamoFront(minidyn.NewServer()))
+	s.DynamoDB = s.serve(ddbLn, recordCalls(newDynamoFront(minidyn.NewServer()), cfg.OnCall))
 
 	s.Sim, err = awsim.New(awsim.Config{Region: cfg.Region, AccountID: cfg.AccountID, TimeScale: cfg.TimeScale})
 	if err != nil {
@@ -152,7 +164,7 @@ func StartStack(cfg StackConfig) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for the emulator: %w", err)
 	}
-	s.AWSim = s.serve(simLn, s.Sim)
+	s.AWSim = s.serve(simLn, recordCalls(s.Sim, cfg.OnCall))
 	ok = true
 	return s, nil
 }

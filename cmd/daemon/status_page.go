@@ -19,18 +19,38 @@ import (
 // the apps of the current deploy config, and the recent deploys' steps.
 func (m *Main) statusPage(loader handlers.ConfigLoader, store records.Store) *statuspage.Page {
 	current := &currentConfig{load: loader, every: 30 * time.Second}
-	return &statuspage.Page{
-		Recent: m.recent,
-		Title:  "ecs-deploy " + m.Config.Owner,
-		Status: func(ctx context.Context) ([]appstatus.AppEnv, error) {
-			cfg, err := current.get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			r := appstatus.Reader{Config: cfg, Clients: m.deploy.Pipeline.Clients, Locker: m.locker, Records: store}
-			return r.ReadAll(ctx, "", "")
-		},
+	read := &cachedStatus{every: 5 * time.Second, read: func(ctx context.Context) ([]appstatus.AppEnv, error) {
+		cfg, err := current.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r := appstatus.Reader{Config: cfg, Clients: m.deploy.Pipeline.Clients, Locker: m.locker, Records: store}
+		return r.ReadAll(ctx, "", "")
+	}}
+	return &statuspage.Page{Recent: m.recent, Title: "ecs-deploy " + m.Config.Owner, Status: read.get}
+}
+
+// cachedStatus reads AWS at most every so often, however many people
+// watch the page: the deploys share the account's ECS request budget.
+type cachedStatus struct {
+	every time.Duration
+	read  func(ctx context.Context) ([]appstatus.AppEnv, error)
+
+	mu   sync.Mutex
+	apps []appstatus.AppEnv
+	err  error
+	at   time.Time
+}
+
+func (c *cachedStatus) get(ctx context.Context) ([]appstatus.AppEnv, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < c.every {
+		return c.apps, c.err
 	}
+	c.apps, c.err = c.read(ctx)
+	c.at = time.Now()
+	return c.apps, c.err
 }
 
 // currentConfig keeps the deploy config the page reads, loading it again

@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +22,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if isSandbox(os.Args[1:]) {
+		code := runSandbox(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	m := NewMain(os.Stdout, os.Stderr)
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "\n  -sandbox\n    \tplay a blue/green story against AWS stand-ins in this process; needs nothing but Go (daemon -sandbox -h lists its flags)")
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		os.Exit(2)
 	}

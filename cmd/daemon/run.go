@@ -37,6 +37,7 @@ import (
 	"ecs-deploy/internal/policy"
 	"ecs-deploy/internal/records"
 	"ecs-deploy/internal/sqsx"
+	"ecs-deploy/internal/statuspage"
 	"ecs-deploy/pipeline"
 )
 
@@ -51,6 +52,8 @@ type Main struct {
 	router         *message.Router
 	deploy         *handlers.Deploy
 	locker         *pipeline.Locker
+	recent         *statuspage.Recent
+	page           *statuspage.Page
 	routerDone     chan error
 	closing        chan struct{}
 	closeOnce      sync.Once
@@ -100,7 +103,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	met := metrics.New(reg)
-	sink := loggingSink{next: met.Sink(eventbus.Publisher{SNS: snsC, TopicArn: res.topicArn})}
+	m.recent = statuspage.NewRecent(statuspage.RecentConfig{})
+	sink := loggingSink{next: m.recent.Sink(met.Sink(eventbus.Publisher{SNS: snsC, TopicArn: res.topicArn}))}
 	m.deploy = &handlers.Deploy{
 		Pipeline: pipeline.Config{
 			Clients:    clientsFor(awsCfg),
@@ -147,6 +151,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.page = m.statusPage(loader, store)
 	if err := m.serveHTTP(reg); err != nil {
 		return err
 	}
@@ -217,6 +222,10 @@ func (m *Main) serveHTTP(reg *prometheus.Registry) error {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if m.page != nil {
+		mux.Handle("GET /{$}", m.page)
+		mux.Handle("GET /status.json", m.page.JSON())
+	}
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = m.server.Serve(ln) }()
 	return nil

@@ -3,6 +3,9 @@
 //
 //	enqueue -app shop -env prod -sha abc1234 -config deploy-config.json -wait
 //
+// `enqueue status -config deploy-config.json [-app A] [-env E] [-o json]`
+// prints what serves where instead.
+//
 // Exit codes: 0 succeeded, 1 failed, 2 bad usage or request, 3 rejected by
 // the daemon, 4 rolled back, 5 timed out waiting.
 package main
@@ -18,6 +21,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "status" {
+		run, os.Args = runStatus, os.Args[1:]
+	}
 	code, err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "enqueue:", err)

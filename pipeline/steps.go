@@ -40,6 +40,14 @@ func stepName(n int) string {
 	return stepNames[n]
 }
 
+// StepName names step n (1 to 12), as events carry it; "" for no step.
+func StepName(n int) string {
+	if n < 1 || n >= len(stepNames) {
+		return ""
+	}
+	return stepNames[n]
+}
+
 // HookPoint is where in a step a Hook is called.
 type HookPoint int
 

@@ -253,7 +253,7 @@ func (r Reader) artifactOf(ctx context.Context, ts *TaskSet, st pipeline.Status,
 }
 
 func operation(st pipeline.Status) *Operation {
-	return &Operation{DeployID: st.DeployID, Mode: string(st.Mode), State: string(st.State), Step: st.Step, StepName: StepName(st.Step),
+	return &Operation{DeployID: st.DeployID, Mode: string(st.Mode), State: string(st.State), Step: st.Step, StepName: pipeline.StepName(st.Step),
 		Build: st.Artifact.BuildNumber, ConfigSHA: st.ConfigSHA, RequestedBy: st.RequestedBy, Owner: st.Owner,
 		UpdatedAt: st.UpdatedAt, Error: st.Error}
 }
@@ -341,19 +341,6 @@ func shortTaskDefinition(arn string) string {
 		return arn[i+1:]
 	}
 	return arn
-}
-
-// stepNames are the pipeline's step names, as its events carry them.
-var stepNames = [...]string{"", "acquire lock", "pre-deploy commands", "read active colour", "remove non-primary task sets",
-	"register task definition", "create task set", "wait for steady state", "verify before traffic", "swap rule priorities",
-	"make task set primary", "watch after swap", "post-deploy commands"}
-
-// StepName names a pipeline step (1 to 12).
-func StepName(n int) string {
-	if n < 1 || n >= len(stepNames) {
-		return ""
-	}
-	return stepNames[n]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

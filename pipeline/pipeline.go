@@ -402,7 +402,7 @@ func (r *run) finish(ctx context.Context, state State, cause error) (Status, err
 	case r.st.Closes != "" || r.st.Mode == ModeAbort:
 		r.emit(ctx, events.DeploySucceeded, 0, r.st.Error, nil)
 	case r.st.RollingBack:
-		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("rolled back: %s serves %s again", r.st.PreviousColour, r.st.PreviousTaskSetArn), nil)
+		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("rolled back: %s serves %s again", r.st.PreviousColour, r.st.previous()), nil)
 	default:
 		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("build %d serves %s on %s", r.st.Artifact.BuildNumber, r.req.Env, r.st.NewColour), nil)
 	}

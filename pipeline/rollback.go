@@ -61,7 +61,7 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 		return r.refuse(ctx, prev, fmt.Errorf("%w: task set %s, which served before deploy %s, is gone", ErrNothingToRollBack, prev.PreviousTaskSetArn, prev.DeployID))
 	}
 	r.st = r.rollbackOf(prev, "")
-	if err := r.begin(ctx, fmt.Sprintf("roll back deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.PreviousTaskSetArn)); err != nil {
+	if err := r.begin(ctx, fmt.Sprintf("roll back deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.previous())); err != nil {
 		return r.fail(ctx, r.st.Step, err)
 	}
 	return r.rollBack(ctx)
@@ -79,7 +79,7 @@ func (r *run) continueRollback(ctx context.Context, prev Status) (Status, error)
 	if !errors.Is(err, ErrRolledBack) || r.req.DeployID == st.DeployID {
 		return st, err
 	}
-	r.emitFor(ctx, r.req.DeployID, events.DeploySucceeded, 0, fmt.Sprintf("finished the rollback of %s: %s serves %s again", st.DeployID, st.PreviousColour, st.PreviousTaskSetArn), nil)
+	r.emitFor(ctx, r.req.DeployID, events.DeploySucceeded, 0, fmt.Sprintf("finished the rollback of %s: %s serves %s again", st.DeployID, st.PreviousColour, st.previous()), nil)
 	return st, nil
 }
 
@@ -118,7 +118,7 @@ func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) 
 			return r.refuse(ctx, prev, fmt.Errorf("%w: deploy %s moved traffic, but nothing served before it", ErrNothingToRollBack, prev.DeployID))
 		}
 		r.st = r.rollbackOf(prev, prev.DeployID)
-		if err := r.begin(ctx, fmt.Sprintf("roll back unfinished deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.PreviousTaskSetArn)); err != nil {
+		if err := r.begin(ctx, fmt.Sprintf("roll back unfinished deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.previous())); err != nil {
 			return r.fail(ctx, r.st.Step, err)
 		}
 		return r.rollBack(ctx)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -86,6 +87,16 @@ func (s Status) Finished() bool {
 // movedTraffic says whether the deploy got as far as the swap; at step 9
 // only the listener can tell whether the swap was done.
 func (s Status) movedTraffic() bool { return s.Step > StepSwap }
+
+// previous names what served before the deploy, for people: its build
+// when known, and its task set.
+func (s Status) previous() string {
+	id := s.PreviousTaskSetArn[strings.LastIndex(s.PreviousTaskSetArn, "/")+1:]
+	if s.PreviousArtifact != nil && s.PreviousArtifact.BuildNumber > 0 {
+		return fmt.Sprintf("build %d (task set %s)", s.PreviousArtifact.BuildNumber, id)
+	}
+	return "task set " + id
+}
 
 func (s Status) encode() []byte {
 	b, _ := json.Marshal(s)

@@ -130,13 +130,27 @@ func (r *run) readColour(ctx context.Context) (*albView, error) {
 				}
 			}
 		}
-		if last := r.prev; last.State == StateSucceeded && !last.RollingBack && last.NewTaskSetArn == r.st.PreviousTaskSetArn && r.st.PreviousTaskSetArn != "" {
-			a := last.Artifact
-			r.st.PreviousArtifact = &a
-		}
+		r.st.PreviousArtifact = r.servingArtifact()
 	}
 	r.log.Info().Str("serving", serving).Str("new_colour", r.st.NewColour).Str("previous_task_set", r.st.PreviousTaskSetArn).Msg("read active colour")
 	return v, nil
+}
+
+// servingArtifact is the build of the task set that serves before this
+// deploy, when the last operation says which: it put it there, or it
+// served before that operation too.
+func (r *run) servingArtifact() *Artifact {
+	last, ts := r.prev, r.st.PreviousTaskSetArn
+	switch {
+	case ts == "":
+		return nil
+	case last.State == StateSucceeded && !last.RollingBack && last.NewTaskSetArn == ts:
+		a := last.Artifact
+		return &a
+	case last.PreviousTaskSetArn == ts:
+		return last.PreviousArtifact
+	}
+	return nil
 }
 
 func onTargetGroup(ts ecstypes.TaskSet, tg string) bool {

@@ -3,34 +3,55 @@
 // may share one queue.
 //
 //	daemon -queue deploy-requests -topic-arn arn:aws:sns:...:deploy-events \
-//	  -config-repo /srv/deploy-config -artifacts artifacts.json
+//	  -config-repo /srv/deploy-config -artifacts artifacts.json -policy policy.json
 //
 // Every flag has an environment variable as fallback; -h lists them.
+//
+// SIGTERM or SIGINT starts a shutdown within -shutdown-timeout; a second
+// one exits at once.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	m := NewMain(os.Stdout, os.Stderr)
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		os.Exit(2)
 	}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopping := make(chan struct{})
+	go func() {
+		<-signals
+		cancel()
+		close(stopping)
+		<-signals
+		fmt.Fprintln(os.Stderr, "daemon: second signal: exiting now")
+		m.KillCommands()
+		time.Sleep(100 * time.Millisecond) // the kill reaches the commands' process groups
+		os.Exit(1)
+	}()
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		_ = m.Close()
 		os.Exit(1)
 	}
-	<-ctx.Done()
+	<-stopping
 	if err := m.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		os.Exit(1)

@@ -3,8 +3,9 @@
 //
 //	enqueue -app shop -env prod -sha abc1234 -config deploy-config.json -wait
 //
-// Exit codes: 0 succeeded, 1 failed, 2 bad usage or request, 3 rejected by
-// the daemon, 4 rolled back, 5 timed out waiting.
+// Exit codes: 0 succeeded (or -h), 1 failed, 2 bad usage or request, 3
+// rejected by the daemon, 4 rolled back, 5 timed out waiting, 6 could not
+// reach AWS or the queue, 130 interrupted (Ctrl-C) while waiting.
 package main
 
 import (

@@ -16,8 +16,8 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestParseReportsEveryProblem(t *testing.T) {
-	_, err := parse([]string{"-resume", "-rollback", "-wait", "-o", "yaml"}, env(nil), io.Discard)
-	for _, want := range []string{"exclude each other", "-queue", "-topic-arn", `-o "yaml"`} {
+	_, err := parse([]string{"-resume", "-abort", "-wait", "-o", "yaml"}, env(nil), io.Discard)
+	for _, want := range []string{"exclude each other", "-queue", `-o "yaml"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}
@@ -102,5 +102,36 @@ func TestPrinter(t *testing.T) {
 	var back events.Event
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Step != 7 {
 		t.Fatalf("json: %s %v", js.String(), err)
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	if code, err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, io.Discard); code != exitOK || err != nil {
+		t.Fatalf("-h: exit %d, %v", code, err)
+	}
+}
+
+// TestUnreachableQueue: no AWS endpoint answers: exit 6, not "failed".
+func TestUnreachableQueue(t *testing.T) {
+	e := env(map[string]string{})
+	t.Setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "a")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "b")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	code, err := run(t.Context(), []string{"-app", "shop", "-env", "prod", "-build", "2", "-queue", "deploy-requests"}, e, io.Discard, io.Discard)
+	if code != exitUnreachable || err == nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+}
+
+func TestMessageGroupFitsSQS(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	g := messageGroup(events.Request{App: long, Env: long})
+	if len(g) > 128 || !strings.HasPrefix(g, long+"/") {
+		t.Fatalf("group %q (%d)", g, len(g))
+	}
+	if g := messageGroup(events.Request{App: "shop", Env: "prod"}); g != "shop/prod" {
+		t.Fatalf("group %q", g)
 	}
 }

@@ -97,6 +97,10 @@ type Deploy struct {
 	// Concurrency is how many requests run at once; waiting ones do not
 	// count. Default 4.
 	Concurrency int
+	// MaxWaiting is how many waiting requests let the subscriber take
+	// other messages meanwhile; past it, a waiting request holds its
+	// receive worker. Default 16.
+	MaxWaiting int
 	// Owner names this daemon in the waiting line.
 	Owner   string
 	Metrics Metrics
@@ -105,6 +109,9 @@ type Deploy struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	slots    chan struct{}
+	// waiting counts the waiting requests that let go of their receive
+	// worker.
+	waiting chan struct{}
 }
 
 func (h *Deploy) init() {
@@ -131,7 +138,11 @@ func (h *Deploy) init() {
 		if h.Locks == nil && h.Pipeline.Locker != nil {
 			h.Locks = h.Pipeline.Locker
 		}
+		if h.MaxWaiting == 0 {
+			h.MaxWaiting = 16
+		}
 		h.slots = make(chan struct{}, h.Concurrency)
+		h.waiting = make(chan struct{}, h.MaxWaiting)
 	})
 }
 

@@ -28,6 +28,7 @@ func (h *Deploy) run(in *incoming, j *job) outcome {
 		return h.plan(in, j)
 	}
 	w := h.newWaiter(in, j)
+	defer w.done()
 	for {
 		if err := w.waitTurn(); err != nil {
 			if errors.Is(err, errStopping) {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -46,4 +47,22 @@ func millis(msg *message.Message, key string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(ms), true
+}
+
+type detachKey struct{}
+
+// WithDetach returns a message context carrying detach: the subscriber's
+// way to take a new message while the handler keeps this one in flight,
+// waiting for a lock.
+func WithDetach(ctx context.Context, detach func()) context.Context {
+	return context.WithValue(ctx, detachKey{}, detach)
+}
+
+// detach lets the subscriber take another message, if it can.
+func detach(ctx context.Context) bool {
+	fn, ok := ctx.Value(detachKey{}).(func())
+	if ok {
+		fn()
+	}
+	return ok
 }

@@ -32,6 +32,9 @@ type waiter struct {
 	// version is the lock's record version last seen, since when.
 	version      string
 	versionSince time.Time
+	// detached says the request let go of its receive worker, and holds
+	// a place in Deploy.waiting until it ends.
+	detached bool
 }
 
 func (h *Deploy) newWaiter(in *incoming, j *job) *waiter {
@@ -158,6 +161,9 @@ func (w *waiter) waitTurn() error {
 			w.queued = true
 			w.say(why)
 		}
+		if why != "" {
+			w.detach()
+		}
 		select {
 		case <-h.stop:
 			return errStopping
@@ -174,6 +180,32 @@ func (w *waiter) say(why string) {
 	w.j.rec.State, w.j.rec.Message = records.StateQueued, "waits: "+why
 	if err := w.h.Records.Save(ctx, w.j.rec); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("record that the request waits")
+	}
+}
+
+// detach lets the subscriber receive other messages while this one waits,
+// unless MaxWaiting requests do so already.
+func (w *waiter) detach() {
+	if w.detached {
+		return
+	}
+	select {
+	case w.h.waiting <- struct{}{}:
+	default:
+		return
+	}
+	if detach(w.in.msg.Context()) {
+		w.detached = true
+		return
+	}
+	<-w.h.waiting
+}
+
+// done gives back what the waiter held.
+func (w *waiter) done() {
+	if w.detached {
+		w.detached = false
+		<-w.h.waiting
 	}
 }
 

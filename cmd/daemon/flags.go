@@ -79,7 +79,7 @@ func (c *Config) specs() []flagSpec {
 		{"policy", "ECS_DEPLOY_POLICY", "JSON policy of who may deploy what (required unless -allow-any-sender)", &c.Policy, ""},
 		{"allow-any-sender", "ECS_DEPLOY_ALLOW_ANY_SENDER", "run without -policy: any sender may deploy any app to any environment", &c.AllowAnySender, "false"},
 		{"concurrency", "ECS_DEPLOY_CONCURRENCY", "deploys of different app/env pairs run at once", &c.Concurrency, "4"},
-		{"max-waiting", "ECS_DEPLOY_MAX_WAITING", "requests this daemon holds waiting for a lock, besides the running ones", &c.MaxWaiting, "16"},
+		{"max-waiting", "ECS_DEPLOY_MAX_WAITING", "requests this daemon holds waiting for a lock while it takes other messages", &c.MaxWaiting, "16"},
 		{"roles", "ECS_DEPLOY_ROLES", "roles this process plays: deploy", &c.Roles, "deploy"},
 		{"listen", "ECS_DEPLOY_LISTEN", "address of /healthz, /readyz and /metrics", &c.Listen, "127.0.0.1:8080"},
 		{"create-resources", "ECS_DEPLOY_CREATE_RESOURCES", "create missing queues, topic and tables (local use only)", &c.CreateResources, "false"},
@@ -192,8 +192,8 @@ func (c *Config) Validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("-concurrency %d must be at least 1", c.Concurrency))
 	}
-	if c.MaxWaiting < 0 {
-		errs = append(errs, fmt.Errorf("-max-waiting %d must not be negative", c.MaxWaiting))
+	if c.MaxWaiting < 1 {
+		errs = append(errs, fmt.Errorf("-max-waiting %d must be at least 1", c.MaxWaiting))
 	}
 	if c.VisibilityTimeout < 3*time.Second || c.VisibilityTimeout > 12*time.Hour {
 		errs = append(errs, fmt.Errorf("-visibility-timeout %v must be from 3s to 12h (SQS's most)", c.VisibilityTimeout))

@@ -130,6 +130,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Poll:              c.LockHeartbeat,
 		Lease:             c.LockLease,
 		Concurrency:       c.Concurrency,
+		MaxWaiting:        c.MaxWaiting,
 		Owner:             c.Owner,
 		Metrics:           met,
 	}
@@ -149,7 +150,7 @@ func (m *Main) Run(ctx context.Context) error {
 	wlog := handlers.WatermillLogger{Log: m.log}
 	inner, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
 		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{},
-		GenerateReceiveMessageInput: sqsx.ReceiveInput(5), ConsumeWorkers: c.Concurrency + c.MaxWaiting, Unmarshaler: sqsx.Unmarshaler{},
+		GenerateReceiveMessageInput: sqsx.ReceiveInput(5), ConsumeWorkers: c.Concurrency, Unmarshaler: sqsx.Unmarshaler{},
 	}, wlog)
 	if err != nil {
 		return err

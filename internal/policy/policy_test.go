@@ -55,10 +55,10 @@ func TestAllow(t *testing.T) {
 func TestLoadRefusesBadPolicies(t *testing.T) {
 	for bad, want := range map[string]string{
 		`{"rules":[]}`: "nothing would be allowed",
-		`{"rules":[{"senders":["` + ci + `"],"apps":[],"envs":["*"]}]}`:                   "apps is empty",
+		`{"rules":[{"senders":["` + ci + `"],"apps":[],"envs":["*"]}]}`: "apps is empty",
 		`{"rulez":[]}`: "unknown field",
 		`nope`:         "invalid character",
-		`{"rules":[{"senders":["` + ci + `:ci"],"apps":["*"],"envs":["*"]}]}`:             "names a role session",
+		`{"rules":[{"senders":["` + ci + `:ci"],"apps":["*"],"envs":["*"]}]}`:            "names a role session",
 		`{"rules":[{"senders":["ci-deployer"],"apps":["*"],"envs":["*"]}]}`:              "not a unique ID",
 		`{"rules":[{"senders":["*"],"requested_by":["e2e"],"apps":["*"],"envs":["*"]}]}`: "must name its senders",
 	} {

@@ -35,7 +35,8 @@ var _ DeleteAPI = (*sqs.Client)(nil)
 // released it). The original is then nacked, which watermill-aws answers
 // with no call, so nothing is deleted twice; until then the inner
 // subscriber's worker waits, which bounds how many messages the daemon
-// holds. Once Close has begun, a message still arriving is made visible
+// holds, unless the handler lets it go (handlers.WithDetach) to wait for
+// a lock. Once Close has begun, a message still arriving is made visible
 // again at once for another daemon.
 type Subscriber struct {
 	Inner    message.Subscriber
@@ -87,7 +88,9 @@ func (s *Subscriber) forward(m *message.Message, out chan<- *message.Message) {
 	default:
 	}
 	cp := m.Copy()
-	cp.SetContext(context.WithoutCancel(m.Context()))
+	// The handler may let the inner worker go while it keeps the message
+	// (nacking the original makes no call and frees the worker).
+	cp.SetContext(handlers.WithDetach(context.WithoutCancel(m.Context()), func() { m.Nack() }))
 	select {
 	case out <- cp:
 	case <-closing:

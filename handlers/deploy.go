@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -213,6 +214,9 @@ func (h *Deploy) handle(in *incoming) outcome {
 	}
 	if err := h.load(in, j); err != nil {
 		return j.outcomeOf(err)
+	}
+	if j.new {
+		h.publish(in.ctx, h.event(in, j, events.DeployAccepted, fmt.Sprintf("%s requested by %s", j.req.EffectiveMode(), j.req.RequestedBy), nil))
 	}
 	return h.run(in, j)
 }

@@ -19,6 +19,8 @@ type job struct {
 	cfg       *pipeline.DeployConfig
 	configSHA string
 	project   string
+	// new says this message claimed the record: the request is new.
+	new bool
 }
 
 // lookUp claims the request's record. A request ID whose record is a
@@ -33,7 +35,7 @@ func (h *Deploy) lookUp(in *incoming, req events.Request) (*job, *outcome, error
 		return nil, nil, err
 	}
 	if claimed {
-		return &job{req: req, rec: existing}, nil, nil
+		return &job{req: req, rec: existing, new: true}, nil, nil
 	}
 	if existing.Hash != "" && existing.Hash != rec.Hash {
 		what := "another request"

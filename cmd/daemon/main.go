@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,11 +37,13 @@ func main() {
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopping := make(chan struct{})
+	var forced atomic.Bool
 	go func() {
 		<-signals
 		cancel()
 		close(stopping)
 		<-signals
+		forced.Store(true)
 		fmt.Fprintln(os.Stderr, "daemon: second signal: exiting now")
 		m.KillCommands()
 		time.Sleep(100 * time.Millisecond) // the kill reaches the commands' process groups
@@ -52,8 +55,11 @@ func main() {
 		os.Exit(1)
 	}
 	<-stopping
-	if err := m.Close(); err != nil {
+	err := m.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
+	}
+	if err != nil || forced.Load() {
 		os.Exit(1)
 	}
 }

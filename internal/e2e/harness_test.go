@@ -188,6 +188,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	w.queueURL = q.URL
 	w.queueName = o.queue
+	w.identity.mu.Lock()
+	w.identity.requestQueue = o.queue
+	w.identity.mu.Unlock()
 	if o.configRepo {
 		w.configRepo()
 	}

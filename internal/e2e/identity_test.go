@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,6 +23,10 @@ type sqsIdentity struct {
 
 	mu   sync.Mutex
 	sent map[string]sentBy // by message ID
+	// requestQueue is the request queue's name: a message received from it
+	// was sent through a proxy, whose answer may come a moment after the
+	// receiver's; its sender is waited for.
+	requestQueue string
 }
 
 type sentBy struct {
@@ -81,6 +86,9 @@ func (s *sqsIdentity) Answer(op string, r *http.Request, body []byte, status int
 			s.mu.Unlock()
 		}
 	case "ReceiveMessage":
+		var in struct{ QueueUrl string }
+		_ = json.Unmarshal(body, &in)
+		wait := s.requestQueue != "" && strings.HasSuffix(in.QueueUrl, "/"+s.requestQueue)
 		dec := json.NewDecoder(bytes.NewReader(answer))
 		dec.UseNumber()
 		var out map[string]any
@@ -91,9 +99,7 @@ func (s *sqsIdentity) Answer(op string, r *http.Request, body []byte, status int
 		for _, m := range msgs {
 			msg, _ := m.(map[string]any)
 			id, _ := msg["MessageId"].(string)
-			s.mu.Lock()
-			by, ok := s.sent[id]
-			s.mu.Unlock()
+			by, ok := s.sender(id, wait)
 			attrs, _ := msg["Attributes"].(map[string]any)
 			if !ok || attrs == nil {
 				continue
@@ -106,4 +112,19 @@ func (s *sqsIdentity) Answer(op string, r *http.Request, body []byte, status int
 		}
 	}
 	return answer
+}
+
+// sender returns who sent a message and when; with wait, it waits a moment
+// for the send's answer to pass the proxy.
+func (s *sqsIdentity) sender(id string, wait bool) (sentBy, bool) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.mu.Lock()
+		by, ok := s.sent[id]
+		s.mu.Unlock()
+		if ok || !wait || time.Now().After(deadline) {
+			return by, ok
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -111,10 +111,10 @@ func (m *Main) Run(ctx context.Context) error {
 	sink := loggingSink{next: met.Sink(eventbus.Publisher{SNS: snsC, TopicArn: res.topicArn})}
 	m.deploy = &handlers.Deploy{
 		Pipeline: pipeline.Config{
-			Clients:        clientsFor(awsCfg),
-			ArtifactDB:     artifactdb.File{Path: c.Artifacts},
-			Locker:         m.locker,
-			Poll:           c.Poll, SlowPoll: c.SlowPoll, BakePoll: c.BakePoll,
+			Clients:    clientsFor(awsCfg),
+			ArtifactDB: artifactdb.File{Path: c.Artifacts},
+			Locker:     m.locker,
+			Poll:       c.Poll, SlowPoll: c.SlowPoll, BakePoll: c.BakePoll,
 			CommandTimeout: c.CommandTimeout,
 			Kill:           m.kill,
 		},

@@ -200,27 +200,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return waitForEnd(ctx, o.timeout, req, correlationID, follower, recs, p, stderr)
 }
 
-// send puts the request on the queue with its correlation ID; a FIFO queue
-// gets app/env as the message group and the request ID with the request's
-// hash for deduplication.
+// send puts the request on the queue.
 func send(ctx context.Context, c *sqs.Client, queueURL string, req events.Request, correlationID string) error {
-	body, err := json.Marshal(req)
+	in, err := sendInput(queueURL, req, correlationID)
 	if err != nil {
 		return err
+	}
+	if _, err := c.SendMessage(ctx, in); err != nil {
+		return fmt.Errorf("send request %s: %w", req.RequestID, err)
+	}
+	return nil
+}
+
+// sendInput is the request as a message with its correlation ID; a FIFO
+// queue gets app/env as the message group and the request ID with the
+// request's hash for deduplication: a request fixed after a rejection and
+// sent again under its ID is another message, not a duplicate to drop.
+func sendInput(queueURL string, req events.Request, correlationID string) (*sqs.SendMessageInput, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
 	}
 	in := &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(body)),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			"correlation_id": {DataType: aws.String("String"), StringValue: aws.String(correlationID)}}}
 	if strings.HasSuffix(queueURL, ".fifo") {
 		in.MessageGroupId = aws.String(messageGroup(req))
-		// A request fixed after a rejection and sent again under its ID is
-		// another message, not a duplicate to drop.
 		in.MessageDeduplicationId = aws.String(req.RequestID + "-" + req.Hash()[:16])
 	}
-	if _, err := c.SendMessage(ctx, in); err != nil {
-		return fmt.Errorf("send request %s: %w", req.RequestID, err)
-	}
-	return nil
+	return in, nil
 }
 
 // messageGroup is a FIFO message group of one app and env: "app/env", or,

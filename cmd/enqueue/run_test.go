@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -9,8 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"ecs-deploy/events"
+	"ecs-deploy/internal/records"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -133,5 +138,38 @@ func TestMessageGroupFitsSQS(t *testing.T) {
 	}
 	if g := messageGroup(events.Request{App: "shop", Env: "prod"}); g != "shop/prod" {
 		t.Fatalf("group %q", g)
+	}
+}
+
+// TestFIFODeduplicationFollowsTheBody: the same request ID with a fixed
+// body is a new message on a FIFO queue; the same body is a duplicate.
+func TestFIFODeduplicationFollowsTheBody(t *testing.T) {
+	req := events.Request{RequestID: "ci-1234", App: "shop", Env: "prod", Build: 4, RequestedBy: "ci"}
+	first, _ := sendInput("https://sqs.example/1/q.fifo", req, "c1")
+	again, _ := sendInput("https://sqs.example/1/q.fifo", req, "c2")
+	req.Build = 5
+	fixed, _ := sendInput("https://sqs.example/1/q.fifo", req, "c3")
+	if *first.MessageDeduplicationId != *again.MessageDeduplicationId || *first.MessageDeduplicationId == *fixed.MessageDeduplicationId ||
+		len(*fixed.MessageDeduplicationId) > 128 || *first.MessageGroupId != "shop/prod" {
+		t.Fatalf("dedup IDs %s %s %s", *first.MessageDeduplicationId, *again.MessageDeduplicationId, *fixed.MessageDeduplicationId)
+	}
+}
+
+// emptyTable answers every GetItem with no item.
+type emptyTable struct{ records.DynamoDBAPI }
+
+func (emptyTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+// TestWaitInterrupted: Ctrl-C while waiting says "interrupted", exit 130.
+func TestWaitInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var out bytes.Buffer
+	code, err := waitForEnd(ctx, time.Minute, events.Request{RequestID: "r-1", App: "shop", Env: "prod"}, "c", nil,
+		records.Store{DB: emptyTable{}, Table: "DeployRequests"}, newPrinter("text", &out), io.Discard)
+	if code != exitInterrupted || err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("exit %d, %v", code, err)
 	}
 }

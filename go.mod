@@ -1,6 +1,6 @@
 module ecs-deploy
 
-go 1.26
+go 1.26.0
 
 require (
 	cirello.io/dynamolock/v2 v2.1.0
@@ -54,5 +54,6 @@ require (
 	github.com/sony/gobreaker v1.0.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Artifact is a build registered in ArtifactDB.
@@ -40,10 +41,37 @@ type ArtifactDB interface {
 	FindArtifact(ctx context.Context, project string, sel Selector) (Artifact, error)
 }
 
-// DeployTag is the tag that records a successful deploy of an artifact to
-// env with a config SHA.
+// DeployResult is how a deploy of a build to an environment ended, for
+// ArtifactDB: the RequiresPreviousEnvDeploy gate reads it.
+type DeployResult struct {
+	Project   string
+	Build     int
+	Env       string
+	ConfigSHA string
+	Success   bool
+	EndedAt   time.Time
+}
+
+// ResultRecorder records deploy results in ArtifactDB.
+type ResultRecorder interface {
+	RecordDeployResult(ctx context.Context, r DeployResult) error
+}
+
+// DeployTag is the tag that records the result of deploying an artifact to
+// env with a config: deploy-<env>-<the config SHA's first 8 characters>, as
+// the original tool wrote it (git rev-parse --short=8 HEAD), so results it
+// recorded count here too.
 func DeployTag(env, configSHA string) string {
-	return "deploy-" + env + "-" + configSHA
+	return "deploy-" + env + "-" + ShortConfigSHA(configSHA)
+}
+
+// ShortConfigSHA is the 8-character form of a config SHA that deploy tags
+// carry.
+func ShortConfigSHA(configSHA string) string {
+	if len(configSHA) > 8 {
+		return configSHA[:8]
+	}
+	return configSHA
 }
 
 // checkGate enforces RequiresPreviousEnvDeploy: the artifact must carry a

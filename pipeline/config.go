@@ -193,6 +193,7 @@ var (
 	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
 	listenerPattern = regexp.MustCompile(`^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:listener/.+$`)
 	tgPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$`)
+	familyPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 )
 
 // Validate reports every problem of the config with its JSON path.
@@ -309,6 +310,20 @@ func (e *EnvConfig) validate(path string, app *AppConfig, c *DeployConfig, ps *p
 			ps.add(path+"."+field, "is required")
 		}
 	}
+	if e.Family != "" && !familyPattern.MatchString(e.Family) {
+		ps.add(path+".Family", "%q is not a task definition family: up to 255 letters, numbers, hyphens and underscores", e.Family)
+	}
+	if n := len(e.Subnets); n == 0 || n > 16 {
+		ps.add(path+".Subnets", "has %d subnets; tasks need 1 to 16", n)
+	}
+	if n := len(e.SecurityGroups); n > 5 {
+		ps.add(path+".SecurityGroups", "has %d security groups; ECS takes at most 5", n)
+	}
+	for i, name := range e.AlarmNames {
+		if name == "" || len(name) > 255 {
+			ps.add(fmt.Sprintf("%s.AlarmNames[%d]", path, i), "%q is not an alarm name: 1 to 255 characters", name)
+		}
+	}
 	if e.ListenerARN != "" && !listenerPattern.MatchString(e.ListenerARN) {
 		ps.add(path+".ListenerARN", "%q is not an ELBv2 listener ARN", e.ListenerARN)
 	}
@@ -350,10 +365,24 @@ func (e *EnvConfig) validate(path string, app *AppConfig, c *DeployConfig, ps *p
 			ps.add(path+".Memory", "is required: tasks on Fargate need a task-level memory size")
 		}
 	}
+	bases := 0
 	for i, cp := range e.CapacityProviderStrategy {
+		cpp := fmt.Sprintf("%s.CapacityProviderStrategy[%d]", path, i)
 		if cp.CapacityProvider == "" {
-			ps.add(fmt.Sprintf("%s.CapacityProviderStrategy[%d].CapacityProvider", path, i), "is required")
+			ps.add(cpp+".CapacityProvider", "is required")
 		}
+		if cp.Weight < 0 || cp.Weight > 1000 {
+			ps.add(cpp+".Weight", "%d is out of range 0 to 1000", cp.Weight)
+		}
+		if cp.Base < 0 || cp.Base > 100000 {
+			ps.add(cpp+".Base", "%d is out of range 0 to 100000", cp.Base)
+		}
+		if cp.Base > 0 {
+			bases++
+		}
+	}
+	if bases > 1 {
+		ps.add(path+".CapacityProviderStrategy", "gives a base to %d capacity providers; ECS takes one", bases)
 	}
 	if e.BakeTime < 0 {
 		ps.add(path+".BakeTime", "is negative")

@@ -123,6 +123,7 @@ func TestBadConfigReportsEveryProblem(t *testing.T) {
 		`$.Apps["web"].Environments["dev"].TargetGroupARNs.purple: unknown colour`,
 		`$.Apps["web"].Environments["dev"].RequiresPreviousEnvDeploy`,
 		`$.Apps["web"].Environments["dev"].TaskRoleARN`,
+		`$.Apps["web"].Environments["dev"].Subnets: has 0 subnets`,
 		`$.Apps["web"].Environments["dev"].CPU: is required: tasks on Fargate`,
 		`$.Apps["web"].Environments["dev"].Memory: is required: tasks on Fargate`,
 	}
@@ -176,7 +177,7 @@ func TestFargateNeedsCPUAndMemory(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.env), &env); err != nil {
 				t.Fatal(err)
 			}
-			for k, v := range map[string]any{"Cluster": "c", "Family": "f",
+			for k, v := range map[string]any{"Cluster": "c", "Family": "f", "Subnets": []string{"subnet-1"},
 				"ListenerARN":     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
 				"TargetGroupARNs": map[string]string{"blue": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/1", "green": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/g/2"}} {
 				env[k] = v
@@ -203,5 +204,47 @@ func TestFargateNeedsCPUAndMemory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigChecksAWSLimits: what ECS and CloudWatch would refuse at step
+// 5 or 6 is refused when the config loads, at its JSON path.
+func TestConfigChecksAWSLimits(t *testing.T) {
+	env := map[string]any{"Cluster": "c", "Family": "shop web", "CPU": "256", "Memory": "512",
+		"SecurityGroups": []string{"sg-1", "sg-2", "sg-3", "sg-4", "sg-5", "sg-6"},
+		"AlarmNames":     []string{""},
+		"ListenerARN":    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
+		"TargetGroupARNs": map[string]string{"blue": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/1",
+			"green": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/g/2"},
+		"CapacityProviderStrategy": []any{map[string]any{"CapacityProvider": "FARGATE", "Weight": 1001, "Base": 1},
+			map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1, "Base": 200000}},
+	}
+	cfg, _ := json.Marshal(map[string]any{"ConfigRegion": "us-east-1", "Apps": map[string]any{"web": map[string]any{
+		"ArtifactDBProjectName": "web",
+		"ContainerDefinitionTemplates": []any{map[string]any{"Name": "web", "Image": "img",
+			"PortMappings": []any{map[string]any{"ContainerPort": 80}}}},
+		"Environments": map[string]any{"prod": env}}}})
+	_, err := LoadConfig(bytes.NewReader(cfg))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	const p = `$.Apps["web"].Environments["prod"]`
+	want := []string{
+		p + `.Family: "shop web" is not a task definition family`,
+		p + `.Subnets: has 0 subnets; tasks need 1 to 16`,
+		p + `.SecurityGroups: has 6 security groups; ECS takes at most 5`,
+		p + `.AlarmNames[0]: "" is not an alarm name`,
+		p + `.CapacityProviderStrategy[0].Weight: 1001 is out of range 0 to 1000`,
+		p + `.CapacityProviderStrategy[1].Base: 200000 is out of range 0 to 100000`,
+		p + `.CapacityProviderStrategy: gives a base to 2 capacity providers; ECS takes one`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%v", w, err)
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(ce.Problems), len(want), err)
 	}
 }

@@ -33,10 +33,13 @@ import (
 // times faster than real time.
 const timeScale = 200
 
-func sdkConfig(endpoint string) aws.Config {
+func sdkConfig(endpoint string) aws.Config { return sdkConfigAs(endpoint, "AKIDEXAMPLE") }
+
+// sdkConfigAs signs with the access key key.
+func sdkConfigAs(endpoint, key string) aws.Config {
 	return aws.Config{
 		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(key, "secret", ""),
 		BaseEndpoint:     aws.String(endpoint),
 		RetryMaxAttempts: 5,
 	}
@@ -82,7 +85,8 @@ func (a *artifacts) FindArtifact(_ context.Context, project string, sel pipeline
 // bed is one app on the emulator with a lock table on dynalite.
 type bed struct {
 	t       testing.TB
-	sim     *awsim.Server
+	sim     *awsim.Server // the app's account
+	url     string        // where the emulator serves every account
 	seeded  awsim.Seeded
 	ecs     *ecs.Client
 	elb     *elb.Client
@@ -111,7 +115,10 @@ type bedOptions struct {
 	// consistency, when set, makes ECS reads lag changes by up to this
 	// much simulated time, as on AWS.
 	consistency time.Duration
-	configJSON  func(sd awsim.Seeded) string // default: defaultConfig
+	// account, when set, puts the app in this account of the emulated
+	// cloud, not in the one the pipeline's default credentials are of.
+	account    string
+	configJSON func(sd awsim.Seeded) string // default: defaultConfig
 }
 
 var tableSeq struct {
@@ -127,16 +134,28 @@ func newBed(t testing.TB, dynamo string, opts bedOptions) *bed {
 	if opts.timeScale == 0 {
 		opts.timeScale = timeScale
 	}
-	sim, err := awsim.New(awsim.Config{TimeScale: opts.timeScale})
+	simCfg := awsim.Config{TimeScale: opts.timeScale}
+	readKey := "AKIDEXAMPLE"
+	if opts.account != "" {
+		readKey = "AKIDREADER"
+		simCfg.AccessKeys = map[string]string{readKey: opts.account}
+	}
+	cloud, err := awsim.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	sim := cloud
+	if opts.account != "" {
+		if sim, err = cloud.Account(opts.account); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if opts.consistency > 0 {
 		if err := sim.SetConsistency(awsim.Consistency{Delay: opts.consistency, Seed: seedOf(opts.name)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(sim)
+	srv := httptest.NewServer(cloud)
 	t.Cleanup(srv.Close)
 	sd, err := sim.Seed(awsim.Scenario{Name: opts.name})
 	if err != nil {
@@ -155,10 +174,10 @@ func newBed(t testing.TB, dynamo string, opts bedOptions) *bed {
 	table := fmt.Sprintf("DeployLock%d", tableSeq.n)
 	tableSeq.Unlock()
 	b := &bed{
-		t: t, sim: sim, seeded: sd, consistency: opts.consistency,
-		ecs:    ecs.NewFromConfig(sdkConfig(srv.URL)),
-		elb:    elb.NewFromConfig(sdkConfig(srv.URL)),
-		cw:     cloudwatch.NewFromConfig(sdkConfig(srv.URL)),
+		t: t, sim: sim, seeded: sd, consistency: opts.consistency, url: srv.URL,
+		ecs:    ecs.NewFromConfig(sdkConfigAs(srv.URL, readKey)),
+		elb:    elb.NewFromConfig(sdkConfigAs(srv.URL, readKey)),
+		cw:     cloudwatch.NewFromConfig(sdkConfigAs(srv.URL, readKey)),
 		db:     dynamodb.NewFromConfig(sdkConfig(dynamo)),
 		table:  table,
 		config: cfg,
@@ -237,6 +256,15 @@ type pipeOptions struct {
 	hook  func(pipeline.HookPoint, int) error
 	// dynamo, when set, is the DynamoDB endpoint of this pipeline's lock.
 	dynamo string
+	// clients, when set, gives the pipeline its AWS clients; by default
+	// they are the bed's own.
+	clients pipeline.ClientsFunc
+	// artifactDB and results, when set, replace the bed's artifacts and
+	// record deploy results.
+	artifactDB pipeline.ArtifactDB
+	results    pipeline.ResultRecorder
+	// events, when set, receives the events instead of the bed's sink.
+	events pipeline.Sink
 }
 
 func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
@@ -248,14 +276,27 @@ func (b *bed) pipeline(o pipeOptions) *pipeline.Pipeline {
 	if o.dynamo != "" {
 		locker = b.lockerOn(dynamodb.NewFromConfig(sdkConfig(o.dynamo)), o.owner)
 	}
-	p, err := pipeline.New(pipeline.Config{
-		Deploy: b.config,
-		Clients: func(context.Context, string, string) (pipeline.Clients, error) {
+	clients := o.clients
+	if clients == nil {
+		clients = func(context.Context, string, string) (pipeline.Clients, error) {
 			return pipeline.Clients{ECS: b.ecs, ELB: b.elb, CloudWatch: b.cw}, nil
-		},
-		ArtifactDB: b.arts,
+		}
+	}
+	var arts pipeline.ArtifactDB = b.arts
+	if o.artifactDB != nil {
+		arts = o.artifactDB
+	}
+	var sink pipeline.Sink = b.events
+	if o.events != nil {
+		sink = o.events
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Deploy:     b.config,
+		Clients:    clients,
+		ArtifactDB: arts,
+		Results:    o.results,
 		Locker:     locker,
-		Events:     b.events,
+		Events:     sink,
 		Clock:      simClock{b.sim},
 		Hook:       o.hook,
 	})

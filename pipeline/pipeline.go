@@ -23,6 +23,10 @@ type Config struct {
 	ArtifactDB ArtifactDB
 	// Locker takes the deploy locks. Required.
 	Locker *Locker
+	// Results, when set, records how each deploy ended before its final
+	// event goes out, so a gate that reads it never races the event.
+	// Default nil: results are left to a recorder listening to the events.
+	Results ResultRecorder
 	// Events receives step and completion events. Default: none kept.
 	Events Sink
 	// Clock is the pipeline's time. Default RealClock.
@@ -140,6 +144,9 @@ var (
 	ErrNothingToResume = errors.New("nothing to resume")
 	// ErrNothingToRollBack: a rollback or an abort with nothing to act on.
 	ErrNothingToRollBack = errors.New("nothing to roll back")
+	// ErrWrongAccount: the credentials for an environment belong to
+	// another account than its AccountID; ClientsFunc errors wrap it.
+	ErrWrongAccount = errors.New("credentials belong to another account")
 	// ErrPreempted: a rollback or an abort asked this deploy to stop.
 	ErrPreempted = errors.New("stopped for another request")
 	// ErrRolledBack: the deploy failed after the swap and traffic went back.
@@ -216,6 +223,9 @@ func (p *Pipeline) newRun(ctx context.Context, req Request) (*run, error) {
 		account = p.cfg.Deploy.ConfigAccountID
 	}
 	clients, err := p.cfg.Clients(ctx, account, p.cfg.Deploy.region(env))
+	if errors.Is(err, ErrWrongAccount) {
+		return nil, permanentError{fmt.Errorf("AWS clients for %s/%s: %w", req.App, req.Env, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("AWS clients for %s/%s: %w", req.App, req.Env, err)
 	}
@@ -247,6 +257,12 @@ func (r *run) refuse(ctx context.Context, prev Status, err error) (Status, error
 		return Status{}, errors.Join(err, relErr)
 	}
 	return prev, permanentError{err}
+}
+
+// letGo releases the lock untouched after an error a retry may get past.
+func (r *run) letGo(ctx context.Context, err error) (Status, error) {
+	r.released = true
+	return Status{}, errors.Join(err, r.lock.ReleaseUnchanged(ctx))
 }
 
 // answerAgain answers a request whose operation already ended.
@@ -340,8 +356,22 @@ func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 			err = errors.Join(err, relErr)
 		}
 	}
+	r.record(ctx, false)
 	r.emit(ctx, events.DeployFailed, 0, r.nextAdvice(), err)
 	return r.st, err
+}
+
+// record tells ArtifactDB how a deploy of a build ended. It is best effort:
+// the recorder listening to the events records it again.
+func (r *run) record(ctx context.Context, success bool) {
+	if r.p.cfg.Results == nil || r.st.Artifact.BuildNumber == 0 || r.st.Mode == ModeRollback || r.st.Mode == ModeAbort {
+		return
+	}
+	res := DeployResult{Project: r.app.ArtifactDBProjectName, Build: r.st.Artifact.BuildNumber, Env: r.req.Env,
+		ConfigSHA: r.st.ConfigSHA, Success: success, EndedAt: r.p.cfg.Clock.Now().UTC()}
+	if err := r.p.cfg.Results.RecordDeployResult(ctx, res); err != nil {
+		r.log.Warn().Err(err).Msg("record the deploy's result in ArtifactDB")
+	}
 }
 
 // nextAdvice says what to send after a failure.
@@ -364,6 +394,7 @@ func (r *run) finish(ctx context.Context, state State, cause error) (Status, err
 	if err := r.lock.Release(ctx, r.st); err != nil {
 		return r.st, err
 	}
+	r.record(ctx, state == StateSucceeded && !r.st.RollingBack)
 	switch {
 	case state == StateRolledBack:
 		r.emit(ctx, events.DeployRolledBack, 0, "traffic is back on the previous task set", cause)
@@ -388,7 +419,7 @@ func (r *run) emitFor(ctx context.Context, deployID string, t events.Type, step 
 		Schema: events.EventSchema, Type: t, Time: r.p.cfg.Clock.Now().UTC(),
 		DeployID: deployID, App: r.req.App, Env: r.req.Env, CorrelationID: r.st.CorrelationID,
 		Mode: string(r.st.Mode), Step: step, Artifact: r.st.Artifact.Value, Build: r.st.Artifact.BuildNumber,
-		ConfigSHA: r.st.ConfigSHA, Message: msg,
+		ConfigSHA: r.st.ConfigSHA, Message: msg, Project: r.app.ArtifactDBProjectName, RequestedBy: r.st.RequestedBy,
 	}
 	if step > 0 {
 		e.StepName = stepName(step)

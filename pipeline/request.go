@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Mode says what a request asks of the pipeline.
@@ -56,6 +57,10 @@ func (r Request) Validate() error {
 	}
 	if len(r.DeployID) > 36 {
 		errs = append(errs, fmt.Errorf("pipeline.Request.DeployID %q is longer than 36 characters", r.DeployID))
+	}
+	if strings.IndexFunc(r.DeployID, func(c rune) bool { return c < 33 || c > 126 }) >= 0 {
+		// It is the task set's client token.
+		errs = append(errs, fmt.Errorf("pipeline.Request.DeployID %q has characters other than printable ASCII", r.DeployID))
 	}
 	if r.App == "" {
 		errs = append(errs, errors.New("pipeline.Request.App is empty"))

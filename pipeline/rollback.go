@@ -55,7 +55,7 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 	// A deploy that succeeded: its previous task set must still be there.
 	ts, found, err := r.describeTaskSet(ctx, prev.PreviousTaskSetArn)
 	if err != nil {
-		return r.refuse(ctx, prev, err)
+		return r.letGo(ctx, err)
 	}
 	if !found || aws.ToString(ts.Status) == "DRAINING" {
 		return r.refuse(ctx, prev, fmt.Errorf("%w: task set %s, which served before deploy %s, is gone", ErrNothingToRollBack, prev.PreviousTaskSetArn, prev.DeployID))
@@ -109,7 +109,7 @@ func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) 
 	if prev.Step == StepSwap && prev.NewColour != "" {
 		_, serving, err := r.readRules(ctx)
 		if err != nil {
-			return r.refuse(ctx, prev, err)
+			return r.letGo(ctx, err)
 		}
 		moved = serving == prev.NewColour
 	}

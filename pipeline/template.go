@@ -34,7 +34,9 @@ func templateData(env, region, account string, a Artifact, taskDefinition string
 	return data
 }
 
-// render executes one template string. A key the data lacks is an error.
+// render executes one template string. A key the data lacks is an error,
+// and so are loops, nested templates and a result over maxRendered bytes
+// (checkTree): a config cannot make rendering run without end.
 func render(s string, data map[string]any) (string, error) {
 	if !strings.Contains(s, "{{") {
 		return s, nil
@@ -43,11 +45,14 @@ func render(s string, data map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
+	if err := checkTree(t); err != nil {
+		return "", err
+	}
+	var b limitedBuffer
 	if err := t.Execute(&b, data); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return string(b.b), nil
 }
 
 // checkTemplate parses s and renders it with sample data, so a config with

@@ -14,6 +14,9 @@ import (
 // retries) before a wait gives up.
 const maxPollErrors = 5
 
+// maxPollBackoff bounds how long a wait backs off after failed polls.
+const maxPollBackoff = 30 * time.Second
+
 // poll runs a read-only check every Poll until it says done, tolerating a
 // few failed calls in a row, until the timeout.
 func (r *run) poll(ctx context.Context, timeout time.Duration, what string, check func() (bool, error)) error {
@@ -44,7 +47,12 @@ func (r *run) pollEvery(ctx context.Context, timeout time.Duration, what string,
 		if clock.Now().After(deadline) {
 			return fmt.Errorf("waiting for %s: timed out after %v", what, timeout)
 		}
-		if err := clock.Sleep(ctx, interval()); err != nil {
+		// After failed polls (throttling, say) wait longer each time.
+		wait := interval()
+		for range failures {
+			wait = min(2*wait, maxPollBackoff)
+		}
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

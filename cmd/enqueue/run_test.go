@@ -31,7 +31,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 
 const config = `{"ConfigRegion":"us-east-1","Apps":{"shop":{"ArtifactDBProjectName":"shop",
  "ContainerDefinitionTemplates":[{"Name":"app","Image":"{{.Artifact.Value}}","PortMappings":[{"ContainerPort":80}]}],
- "Environments":{"prod":{"Cluster":"c","Family":"shop","CPU":"256","Memory":"512","ListenerARN":"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2",
+ "Environments":{"prod":{"Cluster":"c","Family":"shop","CPU":"256","Memory":"512","Subnets":["subnet-1"],"ListenerARN":"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2",
  "TargetGroupARNs":{"blue":"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/1","green":"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/g/2"}}}}}}`
 
 // repo makes a git repository with the config committed and returns the

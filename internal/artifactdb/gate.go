@@ -38,7 +38,7 @@ func (g Gate) Check(ctx context.Context, project string, sel pipeline.Selector, 
 	if sleep == nil {
 		sleep = pipeline.RealClock{}.Sleep
 	}
-	tag := DeployTag(prevEnv, configSHA)
+	tag := pipeline.DeployTag(prevEnv, configSHA)
 	var waited time.Duration
 	for {
 		a, err := g.Store.FindArtifact(ctx, project, sel)
@@ -50,7 +50,7 @@ func (g Gate) Check(ctx context.Context, project string, sel pipeline.Selector, 
 		}
 		if waited >= g.Wait {
 			return pipeline.Artifact{}, fmt.Errorf("%w: build %d of %s has not been deployed to %s with config %s (tag %s is %q, want \"success\"; waited %v)",
-				pipeline.ErrGate, a.BuildNumber, project, prevEnv, ShortSHA(configSHA), tag, a.Tags[tag], waited)
+				pipeline.ErrGate, a.BuildNumber, project, prevEnv, pipeline.ShortConfigSHA(configSHA), tag, a.Tags[tag], waited)
 		}
 		d := min(poll, g.Wait-waited)
 		if err := sleep(ctx, d); err != nil {

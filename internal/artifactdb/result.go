@@ -1,6 +1,7 @@
 package artifactdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -16,25 +17,10 @@ const (
 	Failure Outcome = "failure"
 )
 
-// ShortSHA is the 8-character form of a config SHA that deploy tags carry,
-// as the original took it from `git rev-parse --short=8 HEAD`.
-func ShortSHA(configSHA string) string {
-	if len(configSHA) > 8 {
-		return configSHA[:8]
-	}
-	return configSHA
-}
-
-// DeployTag is the tag recording the result of deploying a build to env
-// with a config: deploy-<env>-<first 8 characters of configSHA>.
-func DeployTag(env, configSHA string) string {
-	return pipeline.DeployTag(env, ShortSHA(configSHA))
-}
-
 // EndedTag is the companion of DeployTag that holds when that result's
 // deploy ended (UTC, fixed-width RFC 3339, so it also sorts as text).
 func EndedTag(env, configSHA string) string {
-	return DeployTag(env, configSHA) + "-ended"
+	return pipeline.DeployTag(env, configSHA) + "-ended"
 }
 
 // timeLayout is RFC 3339 in UTC with nanoseconds, fixed width.
@@ -78,7 +64,7 @@ func (r Result) Validate() error {
 }
 
 // Tag and EndedTag name the two tags the result writes.
-func (r Result) Tag() string      { return DeployTag(r.Env, r.ConfigSHA) }
+func (r Result) Tag() string      { return pipeline.DeployTag(r.Env, r.ConfigSHA) }
 func (r Result) EndedTag() string { return EndedTag(r.Env, r.ConfigSHA) }
 
 // Supersedes says whether r replaces the result the tags hold: when they
@@ -101,4 +87,18 @@ func (r Result) Supersedes(tags map[string]string) bool {
 		return r.Outcome == Success && tags[r.Tag()] != string(Success)
 	}
 	return false
+}
+
+// Recorder records the pipeline's deploy results in a Store.
+type Recorder struct{ Store Store }
+
+var _ pipeline.ResultRecorder = Recorder{}
+
+// RecordDeployResult records r as a success or failure tag.
+func (rec Recorder) RecordDeployResult(ctx context.Context, r pipeline.DeployResult) error {
+	outcome := Failure
+	if r.Success {
+		outcome = Success
+	}
+	return rec.Store.RecordResult(ctx, Result{Project: r.Project, Build: r.Build, Env: r.Env, ConfigSHA: r.ConfigSHA, Outcome: outcome, EndedAt: r.EndedAt})
 }

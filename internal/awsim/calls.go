@@ -32,8 +32,10 @@ func IsMutating(op string) bool {
 	return op != ""
 }
 
-// Calls returns the calls received since the last ResetCalls, oldest first.
+// Calls returns the calls received since the last ResetCalls, oldest first,
+// for every account of the emulated cloud: they all arrive at one address.
 func (s *Server) Calls() []Call {
+	s = s.cloud.first
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Call(nil), s.calls...)
@@ -41,6 +43,7 @@ func (s *Server) Calls() []Call {
 
 // CallCounts returns the number of calls per operation.
 func (s *Server) CallCounts() map[string]int {
+	s = s.cloud.first
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{}
@@ -52,6 +55,7 @@ func (s *Server) CallCounts() map[string]int {
 
 // ResetCalls empties the call log.
 func (s *Server) ResetCalls() {
+	s = s.cloud.first
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil

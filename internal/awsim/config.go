@@ -12,6 +12,9 @@ type Config struct {
 	Region string
 	// AccountID is used in ARNs. Default "123456789012".
 	AccountID string
+	// AccessKeys maps access key IDs to the accounts they belong to;
+	// requests signed with a key not listed are AccountID's. Default none.
+	AccessKeys map[string]string
 	// TimeScale is how many simulated seconds pass per real second. Default 1
 	// (real time); tests use 100 or more.
 	TimeScale float64
@@ -96,8 +99,13 @@ func (c Config) Validate() error {
 	if c.TimeScale < 0 {
 		errs = append(errs, fmt.Errorf("awsim.Config.TimeScale is negative (%v)", c.TimeScale))
 	}
-	if len(c.AccountID) != 12 {
+	if !accountPattern.MatchString(c.AccountID) {
 		errs = append(errs, fmt.Errorf("awsim.Config.AccountID %q is not 12 digits", c.AccountID))
+	}
+	for key, account := range c.AccessKeys {
+		if !accountPattern.MatchString(account) {
+			errs = append(errs, fmt.Errorf("awsim.Config.AccessKeys[%q] is %q, not 12 digits", key, account))
+		}
 	}
 	t := c.Timings
 	for name, d := range map[string]time.Duration{

@@ -30,6 +30,7 @@ import (
 //	GET    /_awsim/consistency      -> {"delay", "seed"}
 //	POST   /_awsim/consistency      {"delay": "2s", "seed": 7}: ECS reads lag changes (Consistency)
 //	DELETE /_awsim/consistency      every ECS read fresh again (the default)
+//	POST   /_awsim/throttling       Throttling: ECS token buckets per account ({} for AWS's defaults); DELETE turns it off
 //	POST   /_awsim/paging           {"page_limit": 2}: every paged answer holds at most 2 items (LimitPages)
 func (s *Server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -102,6 +103,18 @@ func (s *Server) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("DELETE /_awsim/task-set-faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearTaskSetFaults()
+		answer(w, struct{}{}, nil)
+	})
+	mux.HandleFunc("POST /_awsim/throttling", func(w http.ResponseWriter, r *http.Request) {
+		var in Throttling
+		if !readControl(w, r, &in) {
+			return
+		}
+		s.SetThrottling(&in)
+		answer(w, in, nil)
+	})
+	mux.HandleFunc("DELETE /_awsim/throttling", func(w http.ResponseWriter, r *http.Request) {
+		s.SetThrottling(nil)
 		answer(w, struct{}{}, nil)
 	})
 	mux.HandleFunc("POST /_awsim/paging", func(w http.ResponseWriter, r *http.Request) {

@@ -46,6 +46,11 @@ func (s *Server) serveECS(w http.ResponseWriter, r *http.Request, op string) {
 	}
 	// The answer is encoded under the lock: it points into the state.
 	s.lock()
+	if err := s.admit(op); err != nil {
+		s.mu.Unlock()
+		awsproto.WriteError(w, awsproto.ProtocolJSON, "", awsproto.AsError(err))
+		return
+	}
 	out, err := h(s, body)
 	var answer []byte
 	s.refresh()

@@ -27,6 +27,7 @@ const (
 type Server struct {
 	cfg    Config
 	clock  *clock
+	cloud  *cloud
 	faults *faults.Injector
 	http   http.Handler
 
@@ -50,21 +51,37 @@ type Server struct {
 
 	taskSetFaults []TaskSetFault
 	// pageLimit, above 0, caps every page a paged call answers.
-	pageLimit   int
+	pageLimit int
+	// throttle, when set, throttles ECS requests (SetThrottling).
+	throttle    *throttle
 	consistency consistency
 	calls       []Call
 	downtime    downtimeRecord
 }
 
-// New returns an emulator with no resources.
+// New returns an emulator with no resources, for the account
+// Config.AccountID; Account gives the emulators of other accounts.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	c := &cloud{servers: map[string]*Server{}, keys: map[string]principal{}, fallback: cfg.AccountID}
+	for key, account := range cfg.AccessKeys {
+		c.keys[key] = principal{account: account, arn: "arn:aws:iam::" + account + ":user/" + key, userID: "AIDA" + key}
+	}
+	s := newServer(cfg, newClock(cfg.Now, cfg.TimeScale), c)
+	c.servers[cfg.AccountID] = s
+	c.first = s
+	return s, nil
+}
+
+// newServer returns the emulator of one account of cloud c.
+func newServer(cfg Config, clk *clock, c *cloud) *Server {
 	s := &Server{
 		cfg:       cfg,
-		clock:     newClock(cfg.Now, cfg.TimeScale),
+		clock:     clk,
+		cloud:     c,
 		faults:    faults.NewInjector(cfg.Seed),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1)),
 		clusters:  map[string]*cluster{},
@@ -83,14 +100,15 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(controlPath, s.controlHandler())
 	mux.Handle("/", s.faults.Middleware(http.HandlerFunc(s.serveAPI)))
 	s.http = s.logCalls(mux)
-	return s, nil
+	return s
 }
 
 // ServeHTTP serves the AWS APIs and the controls.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.http.ServeHTTP(w, r) }
 
 // Faults returns the injector for API faults (throttling, 5xx, latency,
-// dropped connections), applied before any call is served.
+// dropped connections), applied before any call is served, whichever
+// account it is for.
 func (s *Server) Faults() *faults.Injector { return s.faults }
 
 // LimitPages makes every paged answer (ECS lists, ELB describes, CloudWatch
@@ -150,6 +168,23 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	op, form, err := awsproto.Identify(r)
 	if err != nil {
 		awsproto.WriteError(w, op.Protocol, "", awsproto.Errorf("SerializationException", "read request: %v", err))
+		return
+	}
+	_, who := s.cloud.caller(r)
+	switch {
+	case !who.expires.IsZero() && s.clock.Now().After(who.expires):
+		awsproto.WriteError(w, op.Protocol, "", awsproto.Errorf("ExpiredTokenException", "The security token included in the request is expired"))
+		return
+	case op.Protocol == awsproto.ProtocolQuery && op.Target == stsVersion:
+		s.serveSTS(w, op.Name, form, who)
+		return
+	case who.account != s.cfg.AccountID:
+		other, err := s.Account(who.account)
+		if err != nil {
+			awsproto.WriteError(w, op.Protocol, "", awsproto.Errorf("UnrecognizedClientException", "The security token included in the request is invalid: %v", err))
+			return
+		}
+		other.serveAPI(w, r)
 		return
 	}
 	switch {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"ecs-deploy/internal/ratelimit"
 )
 
 // Mode says how credentials for an account are obtained.
@@ -50,6 +52,9 @@ type Config struct {
 	CloudTamer *CloudTamer
 	// STS returns an STS client for a configuration. Default sts.NewFromConfig.
 	STS func(cfg aws.Config) STSAPI
+	// Limits, when set, keeps ECS calls under AWS's rates, with buckets
+	// per account and region shared by every deploy. Default none.
+	Limits *ratelimit.Limits
 }
 
 func (c *Config) setDefaults() {

@@ -38,8 +38,12 @@ func (a *Accounts) ClientsFunc(check bool) pipeline.ClientsFunc {
 		if err != nil {
 			return pipeline.Clients{}, fmt.Errorf("AWS configuration for account %s in %s: %w", account, region, err)
 		}
+		var ecsOpts []func(*ecs.Options)
+		if a.cfg.Limits != nil {
+			ecsOpts = append(ecsOpts, a.cfg.Limits.ECS(account, region))
+		}
 		c := pipeline.Clients{
-			ECS: ecs.NewFromConfig(cfg), ELB: elb.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
+			ECS: ecs.NewFromConfig(cfg, ecsOpts...), ELB: elb.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg),
 			CommandEnv: a.CommandEnvFunc(account, region),
 		}
 		cache[key] = c

@@ -2,11 +2,12 @@ package credentials
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"ecs-deploy/pipeline"
 )
 
 // CallerIdentityAPI is what the identity check calls of STS.
@@ -17,8 +18,9 @@ type CallerIdentityAPI interface {
 var _ CallerIdentityAPI = (*sts.Client)(nil)
 
 // ErrWrongAccount is returned when credentials belong to another account
-// than the environment's. A retry cannot fix it.
-var ErrWrongAccount = errors.New("credentials belong to another account")
+// than the environment's. A retry cannot fix it: the pipeline refuses the
+// deploy for good.
+var ErrWrongAccount = pipeline.ErrWrongAccount
 
 // CheckIdentity asks STS whose credentials api signs with and returns an
 // error wrapping ErrWrongAccount, naming both accounts, unless it is want.

@@ -1,6 +1,11 @@
 package events
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
 
 // EventSchema versions the JSON form of Event.
 const EventSchema = "ecs-deploy.event/v1"
@@ -32,7 +37,10 @@ func (t Type) Final() bool {
 
 // Event is one thing that happened to a deploy. Secrets never go in one.
 type Event struct {
-	Schema        string    `json:"schema"`
+	Schema string `json:"schema"`
+	// EventID identifies the event: the same event published again keeps
+	// it, so subscribers can drop duplicates (SNS delivers at least once).
+	EventID       string    `json:"event_id,omitempty"`
 	Type          Type      `json:"event_type"`
 	Time          time.Time `json:"time"`
 	DeployID      string    `json:"deploy_id"`
@@ -70,4 +78,16 @@ func (e Event) Attributes() map[string]string {
 		attrs["correlation_id"] = e.CorrelationID
 	}
 	return attrs
+}
+
+// WithID returns e with its EventID set, if it had none, to a digest of its
+// content: publishing the same event again gives the same ID.
+func (e Event) WithID() Event {
+	if e.EventID != "" {
+		return e
+	}
+	b, _ := json.Marshal(e)
+	sum := sha256.Sum256(b)
+	e.EventID = hex.EncodeToString(sum[:16])
+	return e
 }

@@ -8,7 +8,7 @@ import (
 
 func TestDecodeRequest(t *testing.T) {
 	good := `{"schema":"ecs-deploy.request/v1","request_id":"r-1","app":"shop","env":"prod","sha":"abc123","config_sha":"def456","requested_by":"ci"}`
-	r, err := DecodeRequest([]byte(good))
+	r, err := DecodeRequest([]byte(good), "m-1")
 	if err != nil || r.App != "shop" || r.EffectiveMode() != ModeDeploy {
 		t.Fatalf("good request: %+v %v", r, err)
 	}
@@ -18,6 +18,11 @@ func TestDecodeRequest(t *testing.T) {
 		"unknown field":  {strings.Replace(good, `"app"`, `"colour":"red","app"`, 1), `unknown field "colour"`},
 		"missing app":    {strings.Replace(good, `"app":"shop",`, ``, 1), `app ""`},
 		"wrong schema":   {strings.Replace(good, `request/v1`, `request/v9`, 1), "schema"},
+		"duplicate key":  {strings.Replace(good, `"app":"shop"`, `"app":"shop","app":"admin"`, 1), `key "app" appears twice`},
+		"nested dup key": {strings.Replace(good, `"requested_by"`, `"config":{"Apps":{"a":1,"a":2}},"requested_by"`, 1), `key "a" appears twice in $.config.Apps`},
+		"control char":   {strings.Replace(good, `"requested_by":"ci"`, `"requested_by":"ci\u001b[31m"`, 1), "control character"},
+		"newline":        {strings.Replace(good, `"requested_by"`, `"reason":"a\nb","requested_by"`, 1), "$.reason has a control character"},
+		"abort w/ sha":   {strings.Replace(good, `"requested_by"`, `"mode":"abort","requested_by"`, 1), "takes no artifact"},
 		"wrong type":     {strings.Replace(good, `"sha":"abc123"`, `"build":"seven"`, 1), "field build must be a int"},
 		"two artifacts":  {strings.Replace(good, `"sha":"abc123"`, `"sha":"abc123","build":7`, 1), "not both"},
 		"no artifact":    {strings.Replace(good, `"sha":"abc123",`, ``, 1), "artifact is required"},
@@ -31,11 +36,57 @@ func TestDecodeRequest(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := DecodeRequest([]byte(c.body))
+			_, err := DecodeRequest([]byte(c.body), "m-1")
 			if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to say %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestMinimalRequest: a chat-ops bot sends app, env, sha and requested_by;
+// the schema means v1 and the request ID is the message's.
+func TestMinimalRequest(t *testing.T) {
+	r, err := DecodeRequest([]byte(`{"app":"shop","env":"prod","sha":"abc123","requested_by":"alice"}`), "0f9d1c2e-6a4b-4f7e-9a51-3b2c1d0e9f8a")
+	if err != nil || r.RequestID != "0f9d1c2e-6a4b-4f7e-9a51-3b2c1d0e9f8a" || r.EffectiveMode() != ModeDeploy {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = DecodeRequest([]byte(`{"app":"shop","env":"prod","mode":"abort","skip_commands":true,"requested_by":"alice"}`), "m-2")
+	if err != nil || !r.Preempts() || !r.SkipCommands {
+		t.Fatalf("abort: %+v %v", r, err)
+	}
+}
+
+func TestRequestHash(t *testing.T) {
+	a := Request{RequestID: "ci-1234", App: "shop", Env: "prod", Build: 4, RequestedBy: "ci", Reason: "one"}
+	b := a
+	b.Reason, b.RequestID, b.Schema = "another reason", "other", RequestSchema
+	if a.Hash() != b.Hash() {
+		t.Fatal("the reason, schema or request ID changed the hash")
+	}
+	b.Build = 5
+	if a.Hash() == b.Hash() {
+		t.Fatal("another build kept the hash")
+	}
+	if d := a.Summary().Difference(b); d != "build 4, not 5" {
+		t.Fatalf("difference %q", d)
+	}
+	c := a
+	c.Build, c.SHA = 0, "abc123"
+	if d := a.Summary().Difference(c); d != "sha none, not abc123" {
+		t.Fatalf("difference %q", d)
+	}
+}
+
+func TestEventIDIsStable(t *testing.T) {
+	e := Event{Type: DeploySucceeded, DeployID: "d", App: "a", Env: "e", Message: "done"}
+	id := e.WithID().EventID
+	if id == "" || e.WithID().EventID != id || e.WithID().WithID().EventID != id {
+		t.Fatal("event ID not stable")
+	}
+	e.Message = "other"
+	if e.WithID().EventID == id {
+		t.Fatal("two events share an ID")
 	}
 }
 
@@ -51,7 +102,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"mode":"rollback","config":{"Apps":{}}}`))
 	f.Add([]byte(`[1,2,3]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := DecodeRequest(body)
+		r, err := DecodeRequest(body, "m-1")
 		if err != nil {
 			if !errors.Is(err, ErrBadRequest) {
 				t.Fatalf("error does not wrap ErrBadRequest: %v", err)

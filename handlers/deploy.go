@@ -2,14 +2,12 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/rs/zerolog"
 
 	"ecs-deploy/events"
 	"ecs-deploy/internal/records"
@@ -18,16 +16,30 @@ import (
 
 // ConfigLoader returns the deploy config a request names and its SHA.
 // Errors that wrap ErrBadConfig are the request's fault.
-type ConfigLoader func(ctx context.Context, req events.Request) (*pipeline.DeployConfig, string, error)
+type ConfigLoader func(ctx context.Context, req events.Request, sentAt time.Time) (*pipeline.DeployConfig, string, error)
 
 // ErrBadConfig marks config errors a retry cannot fix.
 var ErrBadConfig = errors.New("bad config")
 
-// Records is the durable record of each request.
+// Records is the durable record of each request (*records.Store).
 type Records interface {
 	Get(ctx context.Context, requestID string) (records.Record, bool, error)
-	Begin(ctx context.Context, r records.Record) (records.Record, bool, error)
-	Finish(ctx context.Context, requestID string, final events.Event) error
+	Claim(ctx context.Context, r records.Record) (records.Record, bool, error)
+	Save(ctx context.Context, r records.Record) error
+	Reject(ctx context.Context, r records.Record) error
+	Published(ctx context.Context, requestID, eventID string) error
+}
+
+// Line is the waiting line of each app and env (records.Line).
+type Line interface {
+	Join(ctx context.Context, app, env string, p records.Place) error
+	Leave(ctx context.Context, app, env, requestID string) error
+	Read(ctx context.Context, app, env string) ([]records.Place, error)
+}
+
+// LockReader reads a deploy lock's item (*pipeline.Locker).
+type LockReader interface {
+	Peek(ctx context.Context, key string) (pipeline.LockItem, bool, error)
 }
 
 // Authorizer says whether a sender may deploy an app to an env.
@@ -47,345 +59,184 @@ type Metrics interface {
 	Finished(msg *message.Message, outcome string)
 }
 
-// Deploy is the watermill handler for deploy requests.
+// Deploy is the watermill handler for deploy requests. Each message goes
+// through the stages of Handle; a request that must wait for its app and
+// env's lock waits with its message in flight (received once, its
+// visibility extended), holding no deploy slot.
 type Deploy struct {
 	// Pipeline is the template for each request's pipeline; Deploy and
-	// Events are set per request.
+	// Events are set per request. Its Locker is the default Locks.
 	Pipeline pipeline.Config
 	Configs  ConfigLoader
 	Records  Records
-	Events   pipeline.Sink
-	// Policy, when set, must allow every request.
+	Line     Line
+	// Locks reads lock items. Default Pipeline.Locker.
+	Locks  LockReader
+	Events pipeline.Sink
+	// Policy must allow every request. Nil allows every sender: the daemon
+	// only leaves it nil when told -allow-any-sender.
 	Policy Authorizer
 	// AllowInlineConfig lets a request carry its own config.
 	AllowInlineConfig bool
 	Visibility        Visibility
 	// VisibilityTimeout is how long a message stays invisible, renewed
-	// every third of it while its deploy runs. Default 60s.
+	// every third of it while its request is handled. Default 60s.
 	VisibilityTimeout time.Duration
-	// QueuedDelay is how long a request waits when its app and env are
-	// locked by a live deploy. Default 15s.
-	QueuedDelay time.Duration
-	Metrics     Metrics
+	// MaxQueueWait is how long a request waits for its app and env's lock
+	// before it is rejected. Default 2h.
+	MaxQueueWait time.Duration
+	// OrderWindow is how long after it was sent a request waits before it
+	// starts, so that one sent just before it, received a moment later by
+	// any daemon, goes first. Rollbacks and aborts do not wait. Default 2s.
+	OrderWindow time.Duration
+	// Poll is how often a waiting request reads the lock and the line.
+	// Default 1s.
+	Poll time.Duration
+	// Lease is the lock's lease: a holder whose record version has not
+	// changed for that long is dead. Default 10s.
+	Lease time.Duration
+	// Concurrency is how many requests run at once; waiting ones do not
+	// count. Default 4.
+	Concurrency int
+	// MaxWaiting is how many waiting requests let the subscriber take
+	// other messages meanwhile; past it, a waiting request holds its
+	// receive worker. Default 16.
+	MaxWaiting int
+	// Owner names this daemon in the waiting line.
+	Owner   string
+	Metrics Metrics
 
-	stopOnce sync.Once
+	initOnce sync.Once
 	stop     chan struct{}
+	stopOnce sync.Once
+	slots    chan struct{}
+	// waiting counts the waiting requests that let go of their receive
+	// worker.
+	waiting chan struct{}
+}
+
+func (h *Deploy) init() {
+	h.initOnce.Do(func() {
+		h.stop = make(chan struct{})
+		if h.VisibilityTimeout == 0 {
+			h.VisibilityTimeout = 60 * time.Second
+		}
+		if h.MaxQueueWait == 0 {
+			h.MaxQueueWait = 2 * time.Hour
+		}
+		if h.OrderWindow == 0 {
+			h.OrderWindow = 2 * time.Second
+		}
+		if h.Poll == 0 {
+			h.Poll = time.Second
+		}
+		if h.Lease == 0 {
+			h.Lease = 10 * time.Second
+		}
+		if h.Concurrency == 0 {
+			h.Concurrency = 4
+		}
+		if h.Locks == nil && h.Pipeline.Locker != nil {
+			h.Locks = h.Pipeline.Locker
+		}
+		if h.MaxWaiting == 0 {
+			h.MaxWaiting = 16
+		}
+		h.slots = make(chan struct{}, h.Concurrency)
+		h.waiting = make(chan struct{}, h.MaxWaiting)
+	})
 }
 
 // Errors the middleware routes on.
 var (
 	// ErrRejected: the request is bad; it goes to the dead-letter queue.
 	ErrRejected = errors.New("request rejected")
-	// errComeBack: the request was put back to come again later.
-	errComeBack = errors.New("request put back for later")
+	// errLeft: the handler left the message as it should be (released for
+	// another daemon, or in flight until it comes back); nothing to retry.
+	errLeft = errors.New("message left for later")
 )
 
 // Rejected says whether err means the message belongs in the dead-letter queue.
 func Rejected(err error) bool { return errors.Is(err, ErrRejected) }
 
 // Retryable says whether a retry now may help.
-func Retryable(err error) bool { return !Rejected(err) && !errors.Is(err, errComeBack) }
+func Retryable(err error) bool { return !Rejected(err) && !errors.Is(err, errLeft) }
 
-func (h *Deploy) stopCh() chan struct{} {
-	h.stopOnce.Do(func() {
-		if h.stop == nil {
-			h.stop = make(chan struct{})
-		}
-	})
-	return h.stop
-}
-
-// Stop asks running deploys to stop at their next safe point; their messages
-// come back for a resume.
+// Stop asks waiting requests to let go of their messages and running
+// deploys to stop at their next safe point; their messages come back at
+// once for another daemon.
 func (h *Deploy) Stop() {
-	ch := h.stopCh()
+	h.init()
+	h.stopOnce.Do(func() { close(h.stop) })
+}
+
+func (h *Deploy) stopping() bool {
 	select {
-	case <-ch:
+	case <-h.stop:
+		return true
 	default:
-		close(ch)
+		return false
 	}
 }
 
-func (h *Deploy) visibilityTimeout() time.Duration {
-	if h.VisibilityTimeout == 0 {
-		return 60 * time.Second
-	}
-	return h.VisibilityTimeout
-}
-
-// Handle runs one request message.
+// Handle runs one request message through named stages: decode,
+// authorize, look up the record, load the config, run, answer. The record
+// is claimed once at the start (a conditional write that returns the
+// existing record) and written once at the end, plus once when the
+// request has to wait.
 func (h *Deploy) Handle(msg *message.Message) error {
-	ctx := msg.Context()
+	h.init()
 	if h.Metrics != nil {
 		h.Metrics.Started(msg)
 	}
-	outcome := "error"
-	defer func() {
-		if h.Metrics != nil {
-			h.Metrics.Finished(msg, outcome)
-		}
-	}()
-	req, err := events.DecodeRequest(msg.Payload)
-	log := zerolog.Ctx(ctx).With().Str("deploy_id", req.RequestID).Str("app", req.App).Str("env", req.Env).
-		Str("correlation_id", msg.Metadata.Get(MetaCorrelationID)).Logger()
-	ctx = log.WithContext(ctx)
-	if err != nil {
-		outcome = "rejected"
-		return h.reject(ctx, msg, req, err)
+	in := receive(msg)
+	out := h.handle(in)
+	if h.Metrics != nil {
+		h.Metrics.Finished(msg, out.kind)
 	}
-	if h.Policy != nil {
-		if err := h.Policy.Allow(msg.Metadata.Get(MetaSenderID), req.RequestedBy, req.App, req.Env); err != nil {
-			outcome = "rejected"
-			return h.reject(ctx, msg, req, err)
-		}
-	}
-	if len(req.Config) > 0 && !h.AllowInlineConfig {
-		outcome = "rejected"
-		return h.reject(ctx, msg, req, errors.New("this daemon does not accept configs inside requests"))
-	}
-	rec, ok, err := h.Records.Get(ctx, req.RequestID)
-	if err != nil {
-		return err
-	}
-	if ok && rec.Done() {
-		// A duplicate of a finished request: tell its outcome again.
-		log.Info().Str("state", rec.State).Msg("duplicate of a finished request")
-		outcome = "duplicate"
-		return h.Events.Publish(ctx, *rec.Final)
-	}
-	cfg, configSHA, err := h.Configs(ctx, req)
-	if err != nil {
-		if errors.Is(err, ErrBadConfig) {
-			outcome = "rejected"
-			return h.reject(ctx, msg, req, err)
-		}
-		return err
-	}
-	if _, _, err := cfg.Target(req.App, req.Env); err != nil {
-		outcome = "rejected"
-		return h.reject(ctx, msg, req, err)
-	}
-	if _, created, err := h.Records.Begin(ctx, records.Record{RequestID: req.RequestID, App: req.App, Env: req.Env}); err != nil {
-		return err
-	} else if created {
-		h.publish(ctx, req, msg, events.DeployAccepted, fmt.Sprintf("%s requested by %s", req.EffectiveMode(), req.RequestedBy), nil)
-	}
-	stopHiding := h.keepInvisible(ctx, msg)
-	defer stopHiding()
-
-	outcome, err = h.run(ctx, msg, req, cfg, configSHA, stopHiding)
-	return err
+	return h.answer(in, out)
 }
 
-// run carries the request through the pipeline and maps its outcome.
-// stopHiding ends the visibility renewals before the handler sets the
-// message's visibility itself.
-func (h *Deploy) run(ctx context.Context, msg *message.Message, req events.Request, cfg *pipeline.DeployConfig, configSHA string, stopHiding func()) (string, error) {
-	log := zerolog.Ctx(ctx)
-	sink := &finalSink{next: h.Events}
-	pc := h.Pipeline
-	pc.Deploy, pc.Events = cfg, sink
-	p, err := pipeline.New(pc)
+func (h *Deploy) handle(in *incoming) outcome {
+	req, err := h.decode(in)
 	if err != nil {
-		return "error", err
+		return rejected(err)
 	}
-	preq := pipeline.Request{DeployID: req.RequestID, App: req.App, Env: req.Env, ConfigSHA: configSHA,
-		Artifact: pipeline.Selector{SHA: req.SHA, Build: req.Build}, Mode: pipeline.Mode(req.EffectiveMode()),
-		RequestedBy: req.RequestedBy, Reason: req.Reason, CorrelationID: msg.Metadata.Get(MetaCorrelationID)}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stopCh():
-			cancel()
-		case <-runCtx.Done():
-		}
-	}()
-
-	if preq.Mode == pipeline.ModePlan {
-		plan, err := p.Plan(runCtx, preq)
-		if err != nil {
-			if pipeline.Permanent(err) {
-				return "rejected", h.reject(ctx, msg, req, err)
-			}
-			return "error", err
-		}
-		final := h.event(req, msg, events.DeploySucceeded, plan.String(), nil)
-		final.Mode = events.ModePlan
-		return "planned", h.finish(ctx, req, final)
+	if err := h.authorize(in, req); err != nil {
+		return rejected(err)
 	}
-
-	st, err := p.Run(runCtx, preq)
+	j, dup, err := h.lookUp(in, req)
 	switch {
-	case errors.Is(err, pipeline.ErrLockHeld):
-		h.publish(ctx, req, msg, events.DeployQueued, err.Error(), nil)
-		stopHiding()
-		if verr := h.Visibility.Set(ctx, msg, h.queuedDelay()); verr != nil {
-			log.Warn().Err(verr).Msg("delay the queued request")
-		}
-		return "queued", fmt.Errorf("%w: %v", errComeBack, err)
-	case errors.Is(err, pipeline.ErrInterrupted):
-		// Shutting down at a safe point: let another daemon resume now.
-		stopHiding()
-		if verr := h.Visibility.Set(context.WithoutCancel(ctx), msg, 0); verr != nil {
-			log.Warn().Err(verr).Msg("release the interrupted request")
-		}
-		return "interrupted", fmt.Errorf("%w: %v", errComeBack, err)
+	case err != nil:
+		return failed(err)
+	case dup != nil:
+		return *dup
 	}
-	if final, ok := sink.final(); ok {
-		return string(final.Type), h.finish(ctx, req, final)
+	if err := h.load(in, j); err != nil {
+		return j.outcomeOf(err)
 	}
-	switch {
-	case err == nil || errors.Is(err, pipeline.ErrRolledBack):
-		// The deploy had already ended: another copy of this request ran
-		// it. Tell its outcome again.
-		return "duplicate", h.answerAgain(ctx, req, msg, st)
-	case pipeline.Permanent(err):
-		return "rejected", h.reject(ctx, msg, req, err)
+	if j.new {
+		h.publish(in.ctx, h.event(in, j, events.DeployAccepted, fmt.Sprintf("%s requested by %s", j.req.EffectiveMode(), j.req.RequestedBy), nil))
 	}
-	return "error", err
+	return h.run(in, j)
 }
 
-// answerAgain publishes again the final event recorded for the request, or
-// one made from the deploy's status when the record has none yet.
-func (h *Deploy) answerAgain(ctx context.Context, req events.Request, msg *message.Message, st pipeline.Status) error {
-	rec, ok, err := h.Records.Get(ctx, req.RequestID)
+// decode reads the request; one without a request_id gets the message ID.
+func (h *Deploy) decode(in *incoming) (events.Request, error) {
+	req, err := events.DecodeRequest(in.msg.Payload, in.messageID)
 	if err != nil {
-		return err
+		in.describe(salvageIDs(in.msg.Payload, in.messageID))
+		return in.req, err
 	}
-	if ok && rec.Done() {
-		return h.Events.Publish(ctx, *rec.Final)
-	}
-	final := h.event(req, msg, events.DeploySucceeded, "already deployed", nil)
-	if st.State == pipeline.StateRolledBack {
-		final = h.event(req, msg, events.DeployRolledBack, "already rolled back", errors.New(st.Error))
-	}
-	if err := h.Records.Finish(ctx, req.RequestID, final); err != nil {
-		return err
-	}
-	return h.Events.Publish(ctx, final)
+	in.describe(req)
+	return req, nil
 }
 
-func (h *Deploy) queuedDelay() time.Duration {
-	if h.QueuedDelay == 0 {
-		return 15 * time.Second
+// authorize asks the policy about the sender SQS names.
+func (h *Deploy) authorize(in *incoming, req events.Request) error {
+	in.req = req
+	if h.Policy == nil {
+		return nil
 	}
-	return h.QueuedDelay
-}
-
-func (h *Deploy) finish(ctx context.Context, req events.Request, final events.Event) error {
-	ctx = context.WithoutCancel(ctx)
-	if err := h.Records.Finish(ctx, req.RequestID, final); err != nil {
-		return err
-	}
-	if final.Mode == events.ModePlan {
-		return h.Events.Publish(ctx, final)
-	}
-	return nil
-}
-
-// reject publishes deploy.rejected with the reason and returns an error
-// that sends the message to the dead-letter queue. Nothing ran, so nothing
-// is recorded: the sender may fix the request and send it again as it was.
-func (h *Deploy) reject(ctx context.Context, msg *message.Message, req events.Request, reason error) error {
-	ctx = context.WithoutCancel(ctx)
-	zerolog.Ctx(ctx).Warn().Err(reason).Msg("request rejected")
-	if req.RequestID == "" {
-		req = salvageIDs(msg.Payload)
-	}
-	e := h.event(req, msg, events.DeployRejected, "", reason)
-	if err := h.Events.Publish(ctx, e); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("publish deploy.rejected")
-	}
-	msg.Metadata.Set(metaRejectedReason, reason.Error())
-	return fmt.Errorf("%w: %v", ErrRejected, reason)
-}
-
-// salvageIDs reads what it can of a request that failed to decode, so the
-// rejection can be addressed to its sender.
-func salvageIDs(body []byte) events.Request {
-	var loose struct {
-		RequestID any `json:"request_id"`
-		App       any `json:"app"`
-		Env       any `json:"env"`
-	}
-	_ = json.Unmarshal(body, &loose)
-	s := func(v any) string {
-		if str, ok := v.(string); ok && len(str) <= 64 {
-			return str
-		}
-		return ""
-	}
-	return events.Request{RequestID: s(loose.RequestID), App: s(loose.App), Env: s(loose.Env)}
-}
-
-func (h *Deploy) event(req events.Request, msg *message.Message, t events.Type, message string, err error) events.Event {
-	e := events.Event{Schema: events.EventSchema, Type: t, Time: time.Now().UTC(), DeployID: req.RequestID, App: req.App, Env: req.Env,
-		CorrelationID: msg.Metadata.Get(MetaCorrelationID), Mode: req.EffectiveMode(), Message: message}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	return e
-}
-
-func (h *Deploy) publish(ctx context.Context, req events.Request, msg *message.Message, t events.Type, message string, err error) {
-	if perr := h.Events.Publish(ctx, h.event(req, msg, t, message, err)); perr != nil {
-		zerolog.Ctx(ctx).Warn().Err(perr).Str("event_type", string(t)).Msg("publish event")
-	}
-}
-
-// keepInvisible renews the message's invisibility while its deploy runs, so
-// SQS never hands a live deploy to another daemon. The returned func stops
-// it; it may be called more than once.
-func (h *Deploy) keepInvisible(ctx context.Context, msg *message.Message) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	var once sync.Once
-	timeout := h.visibilityTimeout()
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(timeout / 3)
-		defer t.Stop()
-		for {
-			if err := h.Visibility.Set(context.WithoutCancel(ctx), msg, timeout); err != nil {
-				zerolog.Ctx(ctx).Warn().Err(err).Msg("extend message visibility")
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() {
-		once.Do(func() { close(done) })
-		<-stopped
-	}
-}
-
-// finalSink forwards a deploy's events and keeps its final one.
-type finalSink struct {
-	next pipeline.Sink
-
-	mu   sync.Mutex
-	last *events.Event
-}
-
-func (s *finalSink) Publish(ctx context.Context, e events.Event) error {
-	if e.Type.Final() && e.DeployID != "" {
-		s.mu.Lock()
-		s.last = &e
-		s.mu.Unlock()
-	}
-	return s.next.Publish(ctx, e)
-}
-
-func (s *finalSink) final() (events.Event, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.last == nil {
-		return events.Event{}, false
-	}
-	return *s.last, true
+	return h.Policy.Allow(in.sender, req.RequestedBy, req.App, req.Env)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/rs/zerolog"
@@ -20,7 +19,8 @@ type RouterConfig struct {
 	DeadLetterURL string
 	Deploy        *Deploy
 	Log           zerolog.Logger
-	// CloseTimeout is how long Close waits for running handlers. Default 2m.
+	// CloseTimeout is how long Close waits for running handlers: the
+	// daemon's shutdown budget. Default 25s.
 	CloseTimeout time.Duration
 	// Retries of a failing request before it is put back. Default 3.
 	Retries int
@@ -50,7 +50,7 @@ func NewRouter(cfg RouterConfig) (*message.Router, error) {
 		return nil, err
 	}
 	if cfg.CloseTimeout == 0 {
-		cfg.CloseTimeout = 2 * time.Minute
+		cfg.CloseTimeout = 25 * time.Second
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 3
@@ -88,11 +88,12 @@ func withLogger(log zerolog.Logger) message.HandlerMiddleware {
 	}
 }
 
-// ensureCorrelationID gives a request without one its message's ID.
+// ensureCorrelationID gives a request without one its message's ID, the
+// same on every redelivery.
 func ensureCorrelationID(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		if msg.Metadata.Get(MetaCorrelationID) == "" {
-			msg.Metadata.Set(MetaCorrelationID, watermill.NewUUID())
+			msg.Metadata.Set(MetaCorrelationID, msg.UUID)
 		}
 		return h(msg)
 	}

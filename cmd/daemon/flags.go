@@ -9,38 +9,48 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"ecs-deploy/internal/sqsx"
 )
 
 // Config is the daemon's configuration: flags, each with an environment
 // variable as fallback.
 type Config struct {
-	Queue             string
-	DeadLetterQueue   string
-	TopicArn          string
-	LockTable         string
-	RequestsTable     string
-	ConfigFile        string
-	ConfigSHA         string
-	ConfigRepo        string
-	ConfigPath        string
-	ConfigBranch      string
-	AllowInlineConfig bool
-	Artifacts         string
-	Policy            string
-	Concurrency       int
-	Roles             string
-	Listen            string
-	CreateResources   bool
-	VisibilityTimeout time.Duration
-	QueuedDelay       time.Duration
-	Poll              time.Duration
-	SlowPoll          time.Duration
-	BakePoll          time.Duration
-	LockLease         time.Duration
-	LockHeartbeat     time.Duration
-	Owner             string
-	LogFormat         string
-	LogLevel          string
+	Queue              string
+	DeadLetterQueue    string
+	TopicArn           string
+	LockTable          string
+	RequestsTable      string
+	ConfigFile         string
+	ConfigSHA          string
+	ConfigRepo         string
+	ConfigPath         string
+	ConfigBranch       string
+	AllowInlineConfig  bool
+	AllowAnyCommit     bool
+	ConfigFetchTimeout time.Duration
+	Artifacts          string
+	Policy             string
+	AllowAnySender     bool
+	Concurrency        int
+	MaxWaiting         int
+	Roles              string
+	Listen             string
+	CreateResources    bool
+	VisibilityTimeout  time.Duration
+	MaxQueueWait       time.Duration
+	OrderWindow        time.Duration
+	ShutdownTimeout    time.Duration
+	CommandTimeout     time.Duration
+	SweepInterval      time.Duration
+	Poll               time.Duration
+	SlowPoll           time.Duration
+	BakePoll           time.Duration
+	LockLease          time.Duration
+	LockHeartbeat      time.Duration
+	Owner              string
+	LogFormat          string
+	LogLevel           string
 }
 
 type flagSpec struct {
@@ -61,16 +71,24 @@ func (c *Config) specs() []flagSpec {
 		{"config-sha", "ECS_DEPLOY_CONFIG_SHA", "version of -config-file (default: sha256 of its content)", &c.ConfigSHA, ""},
 		{"config-repo", "ECS_DEPLOY_CONFIG_REPO", "git clone holding the deploy config; requests name a commit", &c.ConfigRepo, ""},
 		{"config-path", "ECS_DEPLOY_CONFIG_PATH", "the config file within -config-repo", &c.ConfigPath, "deploy-config.json"},
-		{"config-branch", "ECS_DEPLOY_CONFIG_BRANCH", "branch whose head is used when a request names no commit", &c.ConfigBranch, "main"},
-		{"allow-inline-config", "ECS_DEPLOY_ALLOW_INLINE_CONFIG", "accept configs carried inside requests", &c.AllowInlineConfig, "false"},
+		{"config-branch", "ECS_DEPLOY_CONFIG_BRANCH", "the reviewed branch: a request's config commit must be on it; its head is used when a request names none", &c.ConfigBranch, "main"},
+		{"config-allow-any-commit", "ECS_DEPLOY_CONFIG_ALLOW_ANY_COMMIT", "load config commits that are not on -config-branch too", &c.AllowAnyCommit, "false"},
+		{"config-fetch-timeout", "ECS_DEPLOY_CONFIG_FETCH_TIMEOUT", "how long a git fetch of -config-repo may take", &c.ConfigFetchTimeout, "30s"},
+		{"allow-inline-config", "ECS_DEPLOY_ALLOW_INLINE_CONFIG", "accept configs carried inside requests: their senders run commands with the deploy credentials", &c.AllowInlineConfig, "false"},
 		{"artifacts", "ECS_DEPLOY_ARTIFACTS", "ArtifactDB as a JSON file of artifacts per project", &c.Artifacts, ""},
-		{"policy", "ECS_DEPLOY_POLICY", "JSON policy of who may deploy what (default: anyone may deploy anything)", &c.Policy, ""},
+		{"policy", "ECS_DEPLOY_POLICY", "JSON policy of who may deploy what (required unless -allow-any-sender)", &c.Policy, ""},
+		{"allow-any-sender", "ECS_DEPLOY_ALLOW_ANY_SENDER", "run without -policy: any sender may deploy any app to any environment", &c.AllowAnySender, "false"},
 		{"concurrency", "ECS_DEPLOY_CONCURRENCY", "deploys of different app/env pairs run at once", &c.Concurrency, "4"},
+		{"max-waiting", "ECS_DEPLOY_MAX_WAITING", "requests this daemon holds waiting for a lock while it takes other messages", &c.MaxWaiting, "16"},
 		{"roles", "ECS_DEPLOY_ROLES", "roles this process plays: deploy", &c.Roles, "deploy"},
 		{"listen", "ECS_DEPLOY_LISTEN", "address of /healthz, /readyz and /metrics", &c.Listen, "127.0.0.1:8080"},
 		{"create-resources", "ECS_DEPLOY_CREATE_RESOURCES", "create missing queues, topic and tables (local use only)", &c.CreateResources, "false"},
-		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a running deploy's message stays hidden, renewed while it runs", &c.VisibilityTimeout, "60s"},
-		{"queued-delay", "ECS_DEPLOY_QUEUED_DELAY", "how long a request waits when its app and env are locked", &c.QueuedDelay, "15s"},
+		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a message stays hidden, renewed while its request waits or runs", &c.VisibilityTimeout, "60s"},
+		{"max-queue-wait", "ECS_DEPLOY_MAX_QUEUE_WAIT", "how long a request waits for its app and env's lock before it is rejected", &c.MaxQueueWait, "2h"},
+		{"order-window", "ECS_DEPLOY_ORDER_WINDOW", "how long after it was sent a request waits before it starts, so one sent just before it goes first", &c.OrderWindow, "2s"},
+		{"shutdown-timeout", "ECS_DEPLOY_SHUTDOWN_TIMEOUT", "the whole shutdown budget after SIGTERM; running commands are killed 5s (or a fifth) before it ends", &c.ShutdownTimeout, "25s"},
+		{"command-timeout", "ECS_DEPLOY_COMMAND_TIMEOUT", "how long each pre-, post- or verify command may run", &c.CommandTimeout, "10m"},
+		{"sweep-interval", "ECS_DEPLOY_SWEEP_INTERVAL", "how often final events SNS refused are published again", &c.SweepInterval, "1m"},
 		{"poll", "ECS_DEPLOY_POLL", "how often waits ask AWS for progress", &c.Poll, "1s"},
 		{"slow-poll", "ECS_DEPLOY_SLOW_POLL", "how often a rollout is polled while its tasks start", &c.SlowPoll, "5s"},
 		{"bake-poll", "ECS_DEPLOY_BAKE_POLL", "how often the bake step checks health and alarms", &c.BakePoll, "5s"},
@@ -117,7 +135,7 @@ func (c *Config) Parse(args []string, getenv func(string) string, stderr io.Writ
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return err // flag.ErrHelp for -h: not a failure
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
@@ -150,14 +168,44 @@ func (c *Config) Validate() error {
 	if c.ConfigFile != "" && c.ConfigRepo != "" {
 		errs = append(errs, errors.New("-config-file and -config-repo cannot both be set"))
 	}
+	if c.Policy == "" && !c.AllowAnySender {
+		errs = append(errs, errors.New("-policy (ECS_DEPLOY_POLICY) is required: it says who may deploy what; -allow-any-sender lets anyone instead"))
+	}
+	if c.Policy != "" && c.AllowAnySender {
+		errs = append(errs, errors.New("-policy and -allow-any-sender exclude each other"))
+	}
+	if c.Queue != "" {
+		if err := sqsx.CheckQueueName(sqsx.QueueName(c.Queue)); err != nil {
+			errs = append(errs, fmt.Errorf("-queue: %w", err))
+		} else if c.DeadLetterQueue == "" {
+			if _, err := sqsx.DeadLetterName(c.Queue); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if strings.HasSuffix(c.TopicArn, ".fifo") {
+		errs = append(errs, fmt.Errorf("-topic-arn %s: FIFO topics are not supported; use a standard topic", c.TopicArn))
+	}
 	if c.Artifacts == "" {
 		errs = append(errs, errors.New("-artifacts (ECS_DEPLOY_ARTIFACTS) is required"))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("-concurrency %d must be at least 1", c.Concurrency))
 	}
-	if c.VisibilityTimeout < 3*time.Second {
-		errs = append(errs, fmt.Errorf("-visibility-timeout %v must be at least 3s", c.VisibilityTimeout))
+	if c.MaxWaiting < 1 {
+		errs = append(errs, fmt.Errorf("-max-waiting %d must be at least 1", c.MaxWaiting))
+	}
+	if c.VisibilityTimeout < 3*time.Second || c.VisibilityTimeout > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("-visibility-timeout %v must be from 3s to 12h (SQS's most)", c.VisibilityTimeout))
+	}
+	if c.MaxQueueWait <= 0 || c.MaxQueueWait > 10*time.Hour {
+		errs = append(errs, fmt.Errorf("-max-queue-wait %v must be more than 0 and at most 10h: SQS keeps a message invisible for 12 hours from its receipt, and the deploy needs some", c.MaxQueueWait))
+	}
+	if c.ShutdownTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("-shutdown-timeout %v must be at least 1s", c.ShutdownTimeout))
+	}
+	if c.OrderWindow < 0 || c.CommandTimeout <= 0 || c.SweepInterval <= 0 || c.ConfigFetchTimeout <= 0 {
+		errs = append(errs, errors.New("-order-window must not be negative; -command-timeout, -sweep-interval and -config-fetch-timeout must be positive"))
 	}
 	switch c.LogFormat {
 	case "auto", "json", "console":

@@ -3,9 +3,12 @@
 // may share one queue.
 //
 //	daemon -queue deploy-requests -topic-arn arn:aws:sns:...:deploy-events \
-//	  -config-repo /srv/deploy-config -artifacts artifacts.json
+//	  -config-repo /srv/deploy-config -artifacts artifacts.json -policy policy.json
 //
 // Every flag has an environment variable as fallback; -h lists them.
+//
+// SIGTERM or SIGINT starts a shutdown within -shutdown-timeout; a second
+// one exits at once.
 package main
 
 import (
@@ -16,13 +19,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if isSandbox(os.Args[1:]) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := runSandbox(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
@@ -36,14 +40,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		os.Exit(2)
 	}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopping := make(chan struct{})
+	var forced atomic.Bool
+	go func() {
+		<-signals
+		cancel()
+		close(stopping)
+		<-signals
+		forced.Store(true)
+		fmt.Fprintln(os.Stderr, "daemon: second signal: exiting now")
+		m.KillCommands()
+		time.Sleep(100 * time.Millisecond) // the kill reaches the commands' process groups
+		os.Exit(1)
+	}()
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
 		_ = m.Close()
 		os.Exit(1)
 	}
-	<-ctx.Done()
-	if err := m.Close(); err != nil {
+	<-stopping
+	err := m.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "daemon:", err)
+	}
+	if err != nil || forced.Load() {
 		os.Exit(1)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -57,6 +56,12 @@ type Main struct {
 	routerDone     chan error
 	closing        chan struct{}
 	closeOnce      sync.Once
+	// kill, closed when the shutdown budget is nearly spent, kills running
+	// commands.
+	kill     chan struct{}
+	killOnce sync.Once
+	// stopSweep ends the sweeper of unpublished final events.
+	stopSweep context.CancelFunc
 }
 
 // ParseFlags reads the configuration from args and the environment.
@@ -71,6 +76,7 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	m.closing = make(chan struct{})
+	m.kill = make(chan struct{})
 	m.log = newLogger(m.stderr, c.LogFormat, c.LogLevel)
 	ctx = m.log.WithContext(ctx)
 
@@ -93,7 +99,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := m.locker.CreateTable(ctx, ddb); err != nil {
 			return err
 		}
-		if err := store.CreateTable(ctx, ddb); err != nil {
+		if err := store.CreateTable(ctx, ddb); errors.Is(err, records.ErrNoTTL) {
+			m.log.Warn().Err(err).Msg("request records will not expire here")
+		} else if err != nil {
 			return err
 		}
 	}
@@ -111,14 +119,23 @@ func (m *Main) Run(ctx context.Context) error {
 			ArtifactDB: artifactdb.File{Path: c.Artifacts},
 			Locker:     m.locker,
 			Poll:       c.Poll, SlowPoll: c.SlowPoll, BakePoll: c.BakePoll,
+			CommandTimeout: c.CommandTimeout,
+			Kill:           m.kill,
 		},
 		Configs:           loader,
 		Records:           store,
+		Line:              records.Line{DB: ddb, Table: c.RequestsTable},
 		Events:            sink,
 		AllowInlineConfig: c.AllowInlineConfig,
 		Visibility:        sqsx.Visibility{SQS: sqsC, QueueURL: res.queueURL},
 		VisibilityTimeout: c.VisibilityTimeout,
-		QueuedDelay:       c.QueuedDelay,
+		MaxQueueWait:      c.MaxQueueWait,
+		OrderWindow:       c.OrderWindow,
+		Poll:              c.LockHeartbeat,
+		Lease:             c.LockLease,
+		Concurrency:       c.Concurrency,
+		MaxWaiting:        c.MaxWaiting,
+		Owner:             c.Owner,
 		Metrics:           met,
 	}
 	if c.Policy != "" {
@@ -128,30 +145,37 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.deploy.Policy = p
 	} else {
-		m.log.Warn().Msg("no -policy: any sender may deploy any app to any environment")
+		m.log.Warn().Msg("-allow-any-sender: any sender may deploy any app to any environment")
+	}
+	if c.AllowInlineConfig {
+		m.log.Warn().Msg("-allow-inline-config: a sender may run commands of its own with the deploy credentials")
 	}
 
 	wlog := handlers.WatermillLogger{Log: m.log}
-	sub, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
+	inner, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
 		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{},
 		GenerateReceiveMessageInput: sqsx.ReceiveInput(5), ConsumeWorkers: c.Concurrency, Unmarshaler: sqsx.Unmarshaler{},
 	}, wlog)
 	if err != nil {
 		return err
 	}
+	sub := &sqsx.Subscriber{Inner: inner, SQS: sqsC, QueueURL: res.queueURL, Log: m.log}
 	dlq, err := wsqs.NewPublisher(wsqs.PublisherConfig{
-		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{}, Marshaler: sqsx.Marshaler{},
+		AWSConfig: awsCfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{}, Marshaler: sqsx.DeadLetterMarshaler{},
 		GenerateSendMessageInput: sqsx.SendInput,
 	}, wlog)
 	if err != nil {
 		return err
 	}
 	m.router, err = handlers.NewRouter(handlers.RouterConfig{Subscriber: sub, QueueURL: res.queueURL, DeadLetter: dlq,
-		DeadLetterURL: res.deadLetterURL, Deploy: m.deploy, Log: m.log})
+		DeadLetterURL: res.deadLetterURL, Deploy: m.deploy, Log: m.log, CloseTimeout: c.ShutdownTimeout})
 	if err != nil {
 		return err
 	}
 	m.page = m.statusPage(loader, store)
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopSweep = stopSweep
+	go handlers.Sweeper{Records: store, Events: sink, Interval: c.SweepInterval}.Run(sweepCtx)
 	if err := m.serveHTTP(reg); err != nil {
 		return err
 	}
@@ -167,11 +191,35 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close stops taking requests, lets running deploys reach a safe point,
-// and shuts down.
+// KillCommands kills running commands at once.
+func (m *Main) KillCommands() {
+	if m.kill != nil {
+		m.killOnce.Do(func() { close(m.kill) })
+	}
+}
+
+// Close shuts down within -shutdown-timeout, the one budget: it stops
+// taking requests, lets waiting requests go back to the queue, and asks
+// running deploys to stop at their next safe point (their commands get
+// SIGTERM). Messages finished meanwhile are still acked. When the budget
+// is nearly spent (5s before its end, or a fifth of it if shorter),
+// commands still running are killed; deploys that are not at a safe point
+// by the end keep their lock until it lapses, and another daemon resumes
+// them.
 func (m *Main) Close() error {
 	var errs []error
 	m.closeOnce.Do(func() {
+		budget := m.Config.ShutdownTimeout
+		if budget == 0 {
+			budget = 25 * time.Second
+		}
+		deadline := time.Now().Add(budget)
+		killAt := budget - min(5*time.Second, budget/5)
+		killTimer := time.AfterFunc(killAt, func() {
+			m.log.Warn().Msg("shutdown budget nearly spent: killing running commands")
+			m.KillCommands()
+		})
+		defer killTimer.Stop()
 		if m.closing != nil {
 			close(m.closing)
 		}
@@ -183,17 +231,20 @@ func (m *Main) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if m.server != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			errs = append(errs, m.server.Shutdown(ctx))
+		if m.stopSweep != nil {
+			m.stopSweep()
 		}
 		if m.locker != nil {
 			// The router has waited for the handlers: their locks are
 			// released or abandoned by now, unless a deploy is stuck.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			errs = append(errs, m.locker.Close(ctx))
+			cancel()
+		}
+		if m.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			errs = append(errs, m.server.Shutdown(ctx))
+			cancel()
 		}
 		m.log.Info().Msg("stopped")
 	})
@@ -252,35 +303,32 @@ type resources struct {
 	queueURL, deadLetterURL, topicArn string
 }
 
-// resolveResources finds the queues and topic, creating them when told to.
+// resolveResources finds the queues and topic, creating them when told
+// to: the request queue with a redrive policy to its dead-letter queue,
+// as production has it.
 func resolveResources(ctx context.Context, c Config, sqsC *sqs.Client, snsC *sns.Client) (resources, error) {
 	var r resources
 	dlqName := c.DeadLetterQueue
 	if dlqName == "" {
-		// A FIFO queue's dead-letter queue must be FIFO too.
-		base, fifo := strings.CutSuffix(sqsx.QueueName(c.Queue), ".fifo")
-		dlqName = base + "-dlq"
-		if fifo {
-			dlqName += ".fifo"
+		var err error
+		if dlqName, err = sqsx.DeadLetterName(c.Queue); err != nil {
+			return r, err
 		}
 	}
-	var err error
-	if r.deadLetterURL, err = queue(ctx, sqsC, dlqName, nil, c.CreateResources); err != nil {
-		return r, err
-	}
-	var attrs map[string]string
 	if c.CreateResources {
-		arn, err := sqsx.QueueArn(ctx, sqsC, r.deadLetterURL)
+		q, err := sqsx.CreateRequestQueues(ctx, sqsC, c.Queue, dlqName, c.VisibilityTimeout)
 		if err != nil {
 			return r, err
 		}
-		attrs = map[string]string{
-			"RedrivePolicy":     fmt.Sprintf(`{"maxReceiveCount":"10","deadLetterTargetArn":"%s"}`, arn),
-			"VisibilityTimeout": fmt.Sprint(int(c.VisibilityTimeout.Seconds())),
+		r.queueURL, r.deadLetterURL = q.URL, q.DeadLetterURL
+	} else {
+		var err error
+		if r.deadLetterURL, err = sqsx.QueueURL(ctx, sqsC, dlqName); err != nil {
+			return r, err
 		}
-	}
-	if r.queueURL, err = queue(ctx, sqsC, c.Queue, attrs, c.CreateResources); err != nil {
-		return r, err
+		if r.queueURL, err = sqsx.QueueURL(ctx, sqsC, c.Queue); err != nil {
+			return r, err
+		}
 	}
 	r.topicArn = c.TopicArn
 	if c.CreateResources {
@@ -297,37 +345,17 @@ func resolveResources(ctx context.Context, c Config, sqsC *sqs.Client, snsC *sns
 	return r, nil
 }
 
-// queue returns a queue's URL, creating the queue if allowed and missing.
-func queue(ctx context.Context, c *sqs.Client, nameOrURL string, attrs map[string]string, create bool) (string, error) {
-	url, err := sqsx.QueueURL(ctx, c, nameOrURL)
-	if err == nil || !create || !sqsx.QueueMissing(err) {
-		return url, err
-	}
-	name := sqsx.QueueName(nameOrURL)
-	if strings.HasSuffix(name, ".fifo") {
-		attrs = maps.Clone(attrs)
-		if attrs == nil {
-			attrs = map[string]string{}
-		}
-		attrs["FifoQueue"] = "true"
-	}
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
-	if err != nil {
-		return "", fmt.Errorf("create queue %s: %w", nameOrURL, err)
-	}
-	return aws.ToString(out.QueueUrl), nil
-}
-
 // configLoader returns where the request's config comes from.
 func configLoader(c Config) (handlers.ConfigLoader, error) {
 	var src configsource.Source
 	switch {
 	case c.ConfigRepo != "":
-		src = &configsource.Git{Dir: c.ConfigRepo, Path: c.ConfigPath, Branch: c.ConfigBranch}
+		src = &configsource.Git{Dir: c.ConfigRepo, Path: c.ConfigPath, Branch: c.ConfigBranch, AllowAnyCommit: c.AllowAnyCommit,
+			FetchTimeout: c.ConfigFetchTimeout}
 	case c.ConfigFile != "":
 		src = configsource.File{Path: c.ConfigFile, SHA: c.ConfigSHA}
 	}
-	return func(ctx context.Context, req events.Request) (*pipeline.DeployConfig, string, error) {
+	return func(ctx context.Context, req events.Request, _ time.Time) (*pipeline.DeployConfig, string, error) {
 		var l configsource.Loaded
 		var err error
 		switch {
@@ -339,7 +367,7 @@ func configLoader(c Config) (handlers.ConfigLoader, error) {
 			l, err = src.Load(ctx, req.ConfigSHA)
 		}
 		var ce *pipeline.ConfigError
-		if errors.Is(err, configsource.ErrUnknownVersion) || errors.As(err, &ce) {
+		if errors.Is(err, configsource.ErrUnknownVersion) || errors.Is(err, configsource.ErrNotOnBranch) || errors.As(err, &ce) {
 			return nil, "", fmt.Errorf("%w: %w", handlers.ErrBadConfig, err)
 		}
 		if err != nil {

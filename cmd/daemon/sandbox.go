@@ -131,7 +131,7 @@ func playSandbox(ctx context.Context, o sandboxOptions, stdout, stderr io.Writer
 	daemonArgs := []string{"-queue", names.Queue, "-topic-arn", res.TopicArn, "-lock-table", names.LockTable, "-requests-table", names.RequestsTable,
 		"-config-file", files.Config, "-artifacts", files.Artifacts, "-listen", o.listen, "-owner", "sandbox-daemon",
 		"-poll", "100ms", "-slow-poll", "200ms", "-bake-poll", "200ms", "-lock-lease", "3s", "-lock-heartbeat", "500ms",
-		"-visibility-timeout", "10s", "-queued-delay", "1s", "-log-format", "json", "-log-level", "info"}
+		"-visibility-timeout", "10s", "-allow-any-sender", "-log-format", "json", "-log-level", "info"}
 	if err := m.ParseFlags(daemonArgs, func(string) string { return "" }); err != nil {
 		return fmt.Errorf("daemon flags: %w", err)
 	}

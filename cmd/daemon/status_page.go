@@ -70,7 +70,7 @@ func (c *currentConfig) get(ctx context.Context) (*pipeline.DeployConfig, error)
 	if c.cfg != nil && time.Since(c.loaded) < c.every {
 		return c.cfg, nil
 	}
-	cfg, _, err := c.load(ctx, events.Request{})
+	cfg, _, err := c.load(ctx, events.Request{}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("the current deploy config: %w", err)
 	}

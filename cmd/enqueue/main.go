@@ -6,8 +6,9 @@
 // `enqueue status -config deploy-config.json [-app A] [-env E] [-o json]`
 // prints what serves where instead.
 //
-// Exit codes: 0 succeeded, 1 failed, 2 bad usage or request, 3 rejected by
-// the daemon, 4 rolled back, 5 timed out waiting.
+// Exit codes: 0 succeeded (or -h), 1 failed, 2 bad usage or request, 3
+// rejected by the daemon, 4 rolled back, 5 timed out waiting, 6 could not
+// reach AWS or the queue, 130 interrupted (Ctrl-C) while waiting.
 package main
 
 import (

@@ -18,6 +18,8 @@ type printer struct {
 	w        io.Writer
 	json     bool
 	terminal bool
+	// shown says which event types were printed.
+	shown map[events.Type]bool
 }
 
 func newPrinter(output string, w io.Writer) *printer {
@@ -34,6 +36,10 @@ func (p *printer) sent(req events.Request, correlationID, queueURL string) {
 }
 
 func (p *printer) event(e events.Event) {
+	if p.shown == nil {
+		p.shown = map[events.Type]bool{}
+	}
+	p.shown[e.Type] = true
 	if p.json {
 		_ = json.NewEncoder(p.w).Encode(e)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -9,15 +10,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"ecs-deploy/events"
+	"ecs-deploy/internal/records"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestParseReportsEveryProblem(t *testing.T) {
-	_, err := parse([]string{"-resume", "-rollback", "-wait", "-o", "yaml"}, env(nil), io.Discard)
-	for _, want := range []string{"exclude each other", "-queue", "-topic-arn", `-o "yaml"`} {
+	_, err := parse([]string{"-resume", "-abort", "-wait", "-o", "yaml"}, env(nil), io.Discard)
+	for _, want := range []string{"exclude each other", "-queue", `-o "yaml"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}
@@ -102,5 +107,69 @@ func TestPrinter(t *testing.T) {
 	var back events.Event
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Step != 7 {
 		t.Fatalf("json: %s %v", js.String(), err)
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	if code, err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, io.Discard); code != exitOK || err != nil {
+		t.Fatalf("-h: exit %d, %v", code, err)
+	}
+}
+
+// TestUnreachableQueue: no AWS endpoint answers: exit 6, not "failed".
+func TestUnreachableQueue(t *testing.T) {
+	e := env(map[string]string{})
+	t.Setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "a")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "b")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	code, err := run(t.Context(), []string{"-app", "shop", "-env", "prod", "-build", "2", "-queue", "deploy-requests"}, e, io.Discard, io.Discard)
+	if code != exitUnreachable || err == nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+}
+
+func TestMessageGroupFitsSQS(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	g := messageGroup(events.Request{App: long, Env: long})
+	if len(g) > 128 || !strings.HasPrefix(g, long+"/") {
+		t.Fatalf("group %q (%d)", g, len(g))
+	}
+	if g := messageGroup(events.Request{App: "shop", Env: "prod"}); g != "shop/prod" {
+		t.Fatalf("group %q", g)
+	}
+}
+
+// TestFIFODeduplicationFollowsTheBody: the same request ID with a fixed
+// body is a new message on a FIFO queue; the same body is a duplicate.
+func TestFIFODeduplicationFollowsTheBody(t *testing.T) {
+	req := events.Request{RequestID: "ci-1234", App: "shop", Env: "prod", Build: 4, RequestedBy: "ci"}
+	first, _ := sendInput("https://sqs.example/1/q.fifo", req, "c1")
+	again, _ := sendInput("https://sqs.example/1/q.fifo", req, "c2")
+	req.Build = 5
+	fixed, _ := sendInput("https://sqs.example/1/q.fifo", req, "c3")
+	if *first.MessageDeduplicationId != *again.MessageDeduplicationId || *first.MessageDeduplicationId == *fixed.MessageDeduplicationId ||
+		len(*fixed.MessageDeduplicationId) > 128 || *first.MessageGroupId != "shop/prod" {
+		t.Fatalf("dedup IDs %s %s %s", *first.MessageDeduplicationId, *again.MessageDeduplicationId, *fixed.MessageDeduplicationId)
+	}
+}
+
+// emptyTable answers every GetItem with no item.
+type emptyTable struct{ records.DynamoDBAPI }
+
+func (emptyTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+// TestWaitInterrupted: Ctrl-C while waiting says "interrupted", exit 130.
+func TestWaitInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var out bytes.Buffer
+	code, err := waitForEnd(ctx, time.Minute, events.Request{RequestID: "r-1", App: "shop", Env: "prod"}, "c", nil,
+		records.Store{DB: emptyTable{}, Table: "DeployRequests"}, newPrinter("text", &out), io.Discard)
+	if code != exitInterrupted || err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("exit %d, %v", code, err)
 	}
 }

@@ -137,7 +137,7 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 	port := testbed.FreePort(t)
 	daemon := exec.Command(daemonBin, "-queue", names.Queue, "-topic-arn", res.TopicArn, "-config-file", files.Config, "-artifacts", files.Artifacts,
 		"-listen", "127.0.0.1:"+strconv.Itoa(port), "-poll", "100ms", "-slow-poll", "200ms", "-bake-poll", "200ms",
-		"-lock-lease", "3s", "-lock-heartbeat", "500ms", "-visibility-timeout", "3s", "-queued-delay", "1s", "-log-format", "json")
+		"-lock-lease", "3s", "-lock-heartbeat", "500ms", "-visibility-timeout", "3s", "-allow-any-sender", "-log-format", "json")
 	daemon.Env = envFor(stack, keys["deploy"])
 	logPath := filepath.Join(dir, "daemon.log")
 	logFile, err := os.Create(logPath)

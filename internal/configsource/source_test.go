@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const config = `{"ConfigRegion":"us-east-1","Apps":{"shop":{"ArtifactDBProjectName":"shop",
@@ -87,5 +88,68 @@ func TestFileSource(t *testing.T) {
 	}
 	if _, err := Inline([]byte(config), ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGitOnlyReviewedCommits: a commit on a feature branch, pushed but not
+// merged, is refused; -config-allow-any-commit loads it.
+func TestGitOnlyReviewedCommits(t *testing.T) {
+	origin := t.TempDir()
+	run(t, origin, "init", "-q", "-b", "main")
+	commit(t, origin, config)
+	clone := filepath.Join(t.TempDir(), "clone")
+	if out, err := exec.Command("git", "clone", "-q", origin, clone).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v %s", err, out)
+	}
+	run(t, origin, "checkout", "-q", "-b", "feature")
+	unmerged := commit(t, origin, strings.Replace(config, `"c"`, `"evil"`, 1))
+	g := &Git{Dir: clone, Path: "deploy.json"}
+	_, err := g.Load(t.Context(), unmerged)
+	if !errors.Is(err, ErrNotOnBranch) || !strings.Contains(err.Error(), "commit "+unmerged[:7]+" is not on branch main") {
+		t.Fatalf("unmerged commit: %v", err)
+	}
+	// Refused again without another fetch for a minute.
+	if _, err := g.Load(t.Context(), unmerged); !errors.Is(err, ErrNotOnBranch) {
+		t.Fatalf("unmerged commit again: %v", err)
+	}
+	any := &Git{Dir: clone, Path: "deploy.json", AllowAnyCommit: true}
+	if l, err := any.Load(t.Context(), unmerged); err != nil || l.Config.Apps["shop"].Environments["prod"].Cluster != "evil" {
+		t.Fatalf("-config-allow-any-commit: %+v %v", l, err)
+	}
+	// Merged, it loads (the branch moved: fetched once more).
+	run(t, origin, "checkout", "-q", "main")
+	run(t, origin, "merge", "-q", "--ff-only", "feature")
+	g.RefetchAfter = time.Millisecond
+	time.Sleep(2 * time.Millisecond)
+	if _, err := g.Load(t.Context(), unmerged); err != nil {
+		t.Fatalf("merged commit: %v", err)
+	}
+}
+
+// TestGitUnknownCommitFetchedOncePerMinute: an unknown SHA triggers one
+// fetch; asked again within a minute, it is refused without fetching, and
+// a fetch that hangs ends at the timeout.
+func TestGitUnknownCommitFetchedOncePerMinute(t *testing.T) {
+	origin := t.TempDir()
+	run(t, origin, "init", "-q", "-b", "main")
+	commit(t, origin, config)
+	clone := filepath.Join(t.TempDir(), "clone")
+	if out, err := exec.Command("git", "clone", "-q", origin, clone).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v %s", err, out)
+	}
+	// From now on, a fetch hangs: origin is a transport that sleeps.
+	run(t, clone, "config", "protocol.ext.allow", "always")
+	run(t, clone, "remote", "set-url", "origin", "ext::sleep 30")
+	g := &Git{Dir: clone, Path: "deploy.json", FetchTimeout: 300 * time.Millisecond}
+	const unknown = "0123456789abcdef0123456789abcdef01234567"
+	start := time.Now()
+	_, err := g.Load(t.Context(), unknown)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || time.Since(start) > 5*time.Second {
+		t.Fatalf("hanging fetch: %v after %v", err, time.Since(start))
+	}
+	start = time.Now()
+	_, err = g.Load(t.Context(), unknown)
+	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "fetched less than") || time.Since(start) > 200*time.Millisecond {
+		t.Fatalf("second look: %v after %v", err, time.Since(start))
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"ecs-deploy/internal/awsim"
 	"ecs-deploy/internal/eventbus"
 	"ecs-deploy/internal/faults"
+	"ecs-deploy/internal/sqsx"
 	"ecs-deploy/internal/testbed"
 )
 
@@ -87,13 +88,19 @@ type world struct {
 	simURL string
 	goaws  string
 	dynamo string
-	// daemonGoaws and daemonDynamo are the endpoints the commands use.
-	daemonGoaws, daemonDynamo string
-	seeded                    map[string]awsim.Seeded
-	sqs                       *sqs.Client
-	sns                       *sns.Client
-	topicArn                  string
-	queueURL                  string
+	// daemonGoaws and daemonDynamo are the endpoints the commands use:
+	// proxies that inject daemonFaults; daemonGoaws and testGoaws (the test's
+	// own SQS and SNS clients) also report senders and send times as SQS
+	// does (sqsIdentity).
+	daemonGoaws, daemonDynamo, testGoaws string
+	daemonFaults                         *faults.Injector
+	identity                             *sqsIdentity
+	visibility                           time.Duration
+	seeded                               map[string]awsim.Seeded
+	sqs                                  *sqs.Client
+	sns                                  *sns.Client
+	topicArn                             string
+	queueURL                             string
 	// queueName is the request queue; its dead-letter queue is created by
 	// the daemons.
 	queueName string
@@ -110,6 +117,12 @@ type worldOptions struct {
 	// app config fields added to every app, such as VerifyCommandTemplates.
 	appFields map[string]any
 	policy    string
+	// configRepo, when set, serves the config from a git repository whose
+	// origin has it on main (see configRepo); default a plain file.
+	configRepo bool
+	// visibility is the request queue's visibility timeout and the
+	// daemons' -visibility-timeout. Default 6s.
+	visibility time.Duration
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -119,6 +132,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	if o.queue == "" {
 		o.queue = "deploy-requests"
+	}
+	if o.visibility == 0 {
+		o.visibility = 6 * time.Second
 	}
 	sim, err := awsim.New(awsim.Config{TimeScale: 100})
 	if err != nil {
@@ -130,11 +146,16 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	w := &world{t: t, dir: t.TempDir(), sim: sim, simURL: srv.URL, goaws: testbed.Goaws(t), dynamo: testbed.Dynalite(t), seeded: map[string]awsim.Seeded{}}
-	w.daemonGoaws, w.daemonDynamo = w.goaws, w.dynamo
+	w := &world{t: t, dir: t.TempDir(), sim: sim, simURL: srv.URL, goaws: testbed.Goaws(t), dynamo: testbed.Dynalite(t), seeded: map[string]awsim.Seeded{},
+		daemonFaults: faults.NewInjector(7), identity: newSQSIdentity(), visibility: o.visibility}
 	if o.flaky != nil {
-		w.daemonGoaws, w.daemonDynamo = faultProxy(t, w.goaws, *o.flaky), faultProxy(t, w.dynamo, *o.flaky)
+		if err := w.daemonFaults.Add(*o.flaky); err != nil {
+			t.Fatal(err)
+		}
 	}
+	w.daemonGoaws = proxy(t, w.goaws, w.daemonFaults, w.identity)
+	w.testGoaws = proxy(t, w.goaws, faults.NewInjector(1), w.identity)
+	w.daemonDynamo = proxy(t, w.dynamo, w.daemonFaults, nil)
 	for _, app := range o.apps {
 		sd, err := sim.Seed(awsim.Scenario{Name: app})
 		if err != nil {
@@ -147,7 +168,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.policy != "" {
 		w.writeFile("policy.json", o.policy)
 	}
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), BaseEndpoint: aws.String(w.goaws)}
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), BaseEndpoint: aws.String(w.testGoaws)}
 	w.sqs, w.sns = sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
 	ctx := t.Context()
 	topic, err := w.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topicName)})
@@ -155,13 +176,24 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.topicArn = aws.ToString(topic.TopicArn)
-	// The queue the daemons share; they create its dead-letter queue.
-	q, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(o.queue)})
+	// The queue the daemons share, with its dead-letter queue and redrive
+	// policy as -create-resources makes them in production.
+	dlq, err := sqsx.DeadLetterName(o.queue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.queueURL = aws.ToString(q.QueueUrl)
+	q, err := sqsx.CreateRequestQueues(ctx, w.sqs, o.queue, dlq, o.visibility)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.queueURL = q.URL
 	w.queueName = o.queue
+	w.identity.mu.Lock()
+	w.identity.requestQueue = o.queue
+	w.identity.mu.Unlock()
+	if o.configRepo {
+		w.configRepo()
+	}
 	f, err := eventbus.Follow(ctx, w.sqs, w.sns, w.topicArn, eventbus.FollowOptions{NoQueuePolicy: true})
 	if err != nil {
 		t.Fatal(err)
@@ -233,12 +265,20 @@ func (w *world) startDaemon(name string, extra ...string) *daemon {
 	w.t.Helper()
 	bin, _ := build(w.t)
 	port := testbed.FreePort(w.t)
-	args := []string{"-create-resources", "-config-file", filepath.Join(w.dir, "deploy-config.json"),
+	args := []string{"-create-resources",
 		"-artifacts", filepath.Join(w.dir, "artifacts.json"), "-listen", "127.0.0.1:" + strconv.Itoa(port), "-owner", name,
 		"-poll", "100ms", "-slow-poll", "300ms", "-bake-poll", "200ms", "-lock-lease", "2s", "-lock-heartbeat", "400ms",
-		"-visibility-timeout", "6s", "-queued-delay", "2s", "-log-format", "json", "-log-level", "debug"}
+		"-visibility-timeout", w.visibility.String(), "-order-window", "1s", "-sweep-interval", "1s",
+		"-log-format", "json", "-log-level", "debug"}
+	if _, err := os.Stat(filepath.Join(w.dir, "config-clone")); err == nil {
+		args = append(args, "-config-repo", filepath.Join(w.dir, "config-clone"))
+	} else {
+		args = append(args, "-config-file", filepath.Join(w.dir, "deploy-config.json"))
+	}
 	if _, err := os.Stat(filepath.Join(w.dir, "policy.json")); err == nil {
 		args = append(args, "-policy", filepath.Join(w.dir, "policy.json"))
+	} else {
+		args = append(args, "-allow-any-sender")
 	}
 	d := &daemon{addr: "127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(w.dir, name+".log"), done: make(chan error, 1)}
 	logFile, err := os.Create(d.log)
@@ -256,9 +296,12 @@ func (w *world) startDaemon(name string, extra ...string) *daemon {
 		d.stop(w.t)
 		if w.t.Failed() {
 			b, _ := os.ReadFile(d.log)
+			if dir := os.Getenv("E2E_KEEP_LOGS"); dir != "" {
+				_ = os.WriteFile(filepath.Join(dir, w.t.Name()+"-"+name+".log"), b, 0o600)
+			}
 			var errs []string
 			for _, line := range strings.Split(string(b), "\n") {
-				if strings.Contains(line, `"level":"error"`) && len(errs) < 20 {
+				if (strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"request queued"`)) && len(errs) < 20 {
 					errs = append(errs, tail(line, 600))
 				}
 			}
@@ -331,17 +374,30 @@ func (w *world) enqueue(args ...string) (int, string) {
 }
 
 // send puts a raw message on the request queue with a correlation ID.
-func (w *world) send(body, correlationID string) {
+func (w *world) send(body, correlationID string) string {
 	w.t.Helper()
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(body),
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"correlation_id": {DataType: aws.String("String"), StringValue: aws.String(correlationID)}}}
+	return w.sendWith(body, correlationID, nil)
+}
+
+// sendWith sends as send does, with changes to the input (a delay, other
+// attributes), and returns the message ID.
+func (w *world) sendWith(body, correlationID string, change func(*sqs.SendMessageInput)) string {
+	w.t.Helper()
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(w.queueURL), MessageBody: aws.String(body), MessageAttributes: map[string]sqstypes.MessageAttributeValue{}}
+	if correlationID != "" {
+		in.MessageAttributes["correlation_id"] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(correlationID)}
+	}
 	if strings.HasSuffix(w.queueName, ".fifo") {
 		in.MessageGroupId, in.MessageDeduplicationId = aws.String("raw"), aws.String(correlationID)
 	}
-	_, err := w.sqs.SendMessage(w.t.Context(), in)
+	if change != nil {
+		change(in)
+	}
+	out, err := w.sqs.SendMessage(w.t.Context(), in)
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return aws.ToString(out.MessageId)
 }
 
 func request(id, app string, build int, mode string) string {
@@ -464,18 +520,19 @@ func atoi(s string) int {
 	return n
 }
 
-// faultProxy puts a fault-injecting proxy in front of an endpoint.
-func faultProxy(t *testing.T, endpoint string, r faults.Rule) string {
+// proxy puts a proxy in front of an endpoint that injects in's failures
+// and, when rw is set, rewrites answers with it.
+func proxy(t *testing.T, endpoint string, in *faults.Injector, rw faults.Rewriter) string {
 	t.Helper()
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := faults.NewInjector(7)
-	if err := in.Add(r); err != nil {
-		t.Fatal(err)
+	var h http.Handler = faults.NewProxy(u, in)
+	if rw != nil {
+		h = faults.NewRewritingProxy(u, in, rw)
 	}
-	srv := httptest.NewServer(faults.NewProxy(u, in))
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -23,10 +23,16 @@ type Metrics struct {
 	inFlight prometheus.Gauge
 	oldest   prometheus.GaugeFunc
 
-	mu      sync.Mutex
-	held    map[string]time.Time // message UUID to sent time
-	started map[string]time.Time // deploy and step to start time
+	mu   sync.Mutex
+	held map[string]time.Time // message UUID to sent time
+	// started maps a deploy to its steps' start times. A deploy's entry
+	// goes when it ends (its final event) and, for a deploy that stopped
+	// without one, after stepStateTTL.
+	started map[string]map[string]time.Time
 }
+
+// stepStateTTL is how long the start of a step that never ended is kept.
+const stepStateTTL = 24 * time.Hour
 
 // New registers the metrics on reg.
 func New(reg prometheus.Registerer) *Metrics {
@@ -37,10 +43,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "How long each deploy step took.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"step", "result"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ecs_deploy_in_flight",
 			Help: "Deploy requests being handled now."}),
-		held: map[string]time.Time{}, started: map[string]time.Time{},
+		held: map[string]time.Time{}, started: map[string]map[string]time.Time{},
 	}
 	m.oldest = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ecs_deploy_oldest_message_age_seconds",
-		Help: "Age of the oldest request message this daemon is handling or has put back to wait for a lock."}, m.oldestAge)
+		Help: "Age of the oldest request message this daemon holds now, running or waiting for a lock."}, m.oldestAge)
 	reg.MustRegister(m.outcomes, m.steps, m.inFlight, m.oldest)
 	return m
 }
@@ -56,14 +62,14 @@ func (m *Metrics) Started(msg *message.Message) {
 	}
 }
 
+// Finished forgets the message: the handler returns only once it no
+// longer holds it (acked, released, or left to come back).
 func (m *Metrics) Finished(msg *message.Message, outcome string) {
 	m.inFlight.Dec()
 	m.outcomes.WithLabelValues(outcome).Inc()
-	if outcome != "queued" && outcome != "interrupted" {
-		m.mu.Lock()
-		delete(m.held, msg.UUID)
-		m.mu.Unlock()
-	}
+	m.mu.Lock()
+	delete(m.held, msg.UUID)
+	m.mu.Unlock()
 }
 
 func (m *Metrics) oldestAge() float64 {
@@ -90,21 +96,58 @@ type stepTimer struct {
 }
 
 func (s stepTimer) Publish(ctx context.Context, e events.Event) error {
-	key := e.DeployID + "/" + e.StepName
-	s.m.mu.Lock()
-	switch e.Type {
-	case events.StepStarted:
-		s.m.started[key] = e.Time
-	case events.StepSucceeded, events.StepFailed:
-		if start, ok := s.m.started[key]; ok {
-			delete(s.m.started, key)
+	s.m.observe(e)
+	return s.next.Publish(ctx, e)
+}
+
+func (m *Metrics) observe(e events.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	steps := m.started[e.DeployID]
+	switch {
+	case e.Type == events.StepStarted:
+		if steps == nil {
+			m.prune(e.Time)
+			steps = map[string]time.Time{}
+			m.started[e.DeployID] = steps
+		}
+		steps[e.StepName] = e.Time
+	case e.Type == events.StepSucceeded || e.Type == events.StepFailed:
+		if start, ok := steps[e.StepName]; ok {
+			delete(steps, e.StepName)
 			result := "succeeded"
 			if e.Type == events.StepFailed {
 				result = "failed"
 			}
-			s.m.steps.WithLabelValues(e.StepName, result).Observe(e.Time.Sub(start).Seconds())
+			m.steps.WithLabelValues(e.StepName, result).Observe(e.Time.Sub(start).Seconds())
+		}
+	case e.Type.Final():
+		delete(m.started, e.DeployID)
+	}
+}
+
+// prune drops the step starts of deploys that stopped without ending (a
+// shutdown, a crash): nothing else would.
+func (m *Metrics) prune(now time.Time) {
+	for id, steps := range m.started {
+		for name, t := range steps {
+			if now.Sub(t) > stepStateTTL {
+				delete(steps, name)
+			}
+		}
+		if len(steps) == 0 {
+			delete(m.started, id)
 		}
 	}
-	s.m.mu.Unlock()
-	return s.next.Publish(ctx, e)
+}
+
+// trackedSteps is how many step starts are kept, for tests.
+func (m *Metrics) trackedSteps() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, steps := range m.started {
+		n += len(steps)
+	}
+	return n
 }

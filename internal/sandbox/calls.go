@@ -13,10 +13,10 @@ import (
 var iamPrefixes = map[string]string{
 	"AmazonSQS": "sqs", "2012-11-05": "sqs",
 	"AmazonSimpleNotificationService": "sns", "2010-03-31": "sns",
-	"DynamoDB_20120810": "dynamodb",
+	"DynamoDB_20120810":                  "dynamodb",
 	"AmazonEC2ContainerServiceV20141113": "ecs",
-	"2015-12-01": "elasticloadbalancing",
-	"GraniteServiceVersion20100801": "cloudwatch", "2010-08-01": "cloudwatch",
+	"2015-12-01":                         "elasticloadbalancing",
+	"GraniteServiceVersion20100801":      "cloudwatch", "2010-08-01": "cloudwatch",
 	"AWSSecurityTokenServiceV20110615": "sts", "2011-06-15": "sts",
 }
 

@@ -242,8 +242,13 @@ func (m *Main) Close() error {
 			cancel()
 		}
 		if m.server != nil {
+			// Health checks and the status page get a second to finish;
+			// connections still open then (a browser watching the page)
+			// are closed.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			errs = append(errs, m.server.Shutdown(ctx))
+			if err := m.server.Shutdown(ctx); err != nil {
+				_ = m.server.Close()
+			}
 			cancel()
 		}
 		m.log.Info().Msg("stopped")

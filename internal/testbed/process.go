@@ -36,86 +36,109 @@ func Root() (string, error) {
 	}
 }
 
-// installed returns the path of a file under .testbed, failing the test
-// with the install command when it is missing.
-func installed(t testing.TB, rel string) string {
-	t.Helper()
+// installed returns the path of a file under .testbed, or an error naming
+// the install command when it is missing.
+func installed(rel string) (string, error) {
 	root, err := Root()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	p := filepath.Join(root, ".testbed", rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("testbed: %s is not installed: %s", p, installHint)
+		return "", fmt.Errorf("testbed: %s is not installed: %s", p, installHint)
 	}
-	return p
+	return p, nil
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs a server process in its own process group and waits until it
-// answers HTTP on port; the test's cleanup stops the whole group.
-func start(t testing.TB, name string, port int, cmd *exec.Cmd) string {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("testbed: start %s: %v", name, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		stop(cmd, exited)
-		logFile.Close()
-	})
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("testbed: %s exited before answering (%v); its log:\n%s", name, err, readLog(logPath))
-		default:
-		}
-		resp, err := http.Get(endpoint + "/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testbed: %s did not answer on %s within 30s: %v; its log:\n%s", name, endpoint, err, readLog(logPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+// Process is a stand-in running as its own process group on loopback.
+type Process struct {
+	// Name is what runs: "goaws" or "dynalite".
+	Name string
+	// Endpoint is its URL, http://127.0.0.1:port.
+	Endpoint string
+	// Log is the file its output goes to.
+	Log string
+
+	cmd     *exec.Cmd
+	logFile *os.File
+	exited  chan error
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after five seconds.
-func stop(cmd *exec.Cmd, exited chan error) {
-	pgid := cmd.Process.Pid
+// Stop ends the process group: SIGTERM, then SIGKILL after five seconds.
+// It may be called more than once.
+func (p *Process) Stop() {
+	if p.cmd.Process == nil {
+		return
+	}
+	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
-	case <-exited:
+	case err := <-p.exited:
+		p.exited <- err
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-exited
+		err := <-p.exited
+		p.exited <- err
 	}
 	// Children that ignored the group's SIGTERM go too.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	p.logFile.Close()
+}
+
+// start runs a server process in its own process group, killed if this
+// process dies first, and waits until it answers HTTP on port.
+func start(name string, port int, cmd *exec.Cmd, logPath string) (*Process, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("testbed: start %s: %w", name, err)
+	}
+	p := &Process{Name: name, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Log: logPath, cmd: cmd, logFile: logFile, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			p.Stop()
+			return nil, fmt.Errorf("testbed: %s exited before answering (%v); its log:\n%s", name, err, readLog(logPath))
+		default:
+		}
+		resp, err := http.Get(p.Endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("testbed: %s did not answer on %s within 30s: %v; its log:\n%s", name, p.Endpoint, err, readLog(logPath))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func readLog(path string) string {
@@ -130,13 +153,42 @@ func readLog(path string) string {
 	return strings.TrimSpace(s)
 }
 
-// Goaws starts goaws (SQS and SNS) and returns its endpoint. Queue URLs it
-// hands out point at 127.0.0.1.
+// Goaws starts goaws (SQS and SNS) and returns its endpoint; the test's
+// cleanup stops it. Queue URLs it hands out point at 127.0.0.1.
 func Goaws(t testing.TB) string {
 	t.Helper()
-	bin := installed(t, "bin/goaws")
-	port := FreePort(t)
-	cfg := filepath.Join(t.TempDir(), "goaws.yaml")
+	return started(t, StartGoaws)
+}
+
+// Dynalite starts dynalite (DynamoDB, in memory) and returns its endpoint;
+// the test's cleanup stops it.
+func Dynalite(t testing.TB) string {
+	t.Helper()
+	return started(t, StartDynalite)
+}
+
+func started(t testing.TB, startFn func(dir string) (*Process, error)) string {
+	t.Helper()
+	p, err := startFn(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p.Endpoint
+}
+
+// StartGoaws starts goaws (SQS and SNS) on a free loopback port, with its
+// config and log in dir. Stop ends it.
+func StartGoaws(dir string) (*Process, error) {
+	bin, err := installed("bin/goaws")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "goaws.yaml")
 	yaml := fmt.Sprintf(`Local:
   Host: 127.0.0.1
   Port: %d
@@ -152,20 +204,26 @@ func Goaws(t testing.TB) string {
   Topics: []
 `, port)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return start(t, "goaws", port, exec.Command(bin, "-config", cfg, "-loglevel", "warn", "Local"))
+	return start("goaws", port, exec.Command(bin, "-config", cfg, "-loglevel", "warn", "Local"), filepath.Join(dir, "goaws.log"))
 }
 
-// Dynalite starts dynalite (DynamoDB, in memory) and returns its endpoint.
-func Dynalite(t testing.TB) string {
-	t.Helper()
-	cli := installed(t, "node_modules/dynalite/cli.js")
+// StartDynalite starts dynalite (DynamoDB, in memory) on a free loopback
+// port, with its log in dir. Stop ends it.
+func StartDynalite(dir string) (*Process, error) {
+	cli, err := installed("node_modules/dynalite/cli.js")
+	if err != nil {
+		return nil, err
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("testbed: node is not in PATH; dynalite needs Node.js: %v", err)
+		return nil, fmt.Errorf("testbed: node is not in PATH; dynalite needs Node.js: %w", err)
 	}
-	port := FreePort(t)
-	return start(t, "dynalite", port, exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"))
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return start("dynalite", port, exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"), filepath.Join(dir, "dynalite.log"))
 }

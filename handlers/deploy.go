@@ -87,7 +87,9 @@ type Deploy struct {
 	MaxQueueWait time.Duration
 	// OrderWindow is how long after it was sent a request waits before it
 	// starts, so that one sent just before it, received a moment later by
-	// any daemon, goes first. Rollbacks and aborts do not wait. Default 2s.
+	// any daemon, goes first. Rollbacks and aborts do not wait. Default
+	// 500ms: long polls get a message within tens of milliseconds of its
+	// send, and every request waits for it before it starts.
 	OrderWindow time.Duration
 	// Poll is how often a waiting request reads the lock and the line.
 	// Default 1s.
@@ -125,7 +127,7 @@ func (h *Deploy) init() {
 			h.MaxQueueWait = 2 * time.Hour
 		}
 		if h.OrderWindow == 0 {
-			h.OrderWindow = 2 * time.Second
+			h.OrderWindow = 500 * time.Millisecond
 		}
 		if h.Poll == 0 {
 			h.Poll = time.Second

@@ -273,3 +273,29 @@ func TestFinishedPlaceIsNotAhead(t *testing.T) {
 		t.Fatalf("ahead: %+v, want nobody", p)
 	}
 }
+
+// noLock is a lock table holding no lock.
+type noLock struct{}
+
+func (noLock) Peek(context.Context, string) (pipeline.LockItem, bool, error) {
+	return pipeline.LockItem{}, false, nil
+}
+
+// TestOrderWindowEndsOnTime: a request alone in its line, with the lock
+// free, may go as soon as its order window has passed since it was sent,
+// not at the next look a Poll later.
+func TestOrderWindowEndsOnTime(t *testing.T) {
+	h, _, _ := newHandler()
+	h.OrderWindow, h.Poll = 300*time.Millisecond, 5*time.Second
+	h.Locks, h.Line = noLock{}, &memLine{places: map[string]records.Place{}}
+	h.init()
+	sent := time.Now()
+	w := h.newWaiter(&incoming{ctx: t.Context(), msg: msg(good), sent: sent, received: sent},
+		&job{req: events.Request{RequestID: "r-1", App: "shop", Env: "prod"}})
+	if err := w.waitTurn(); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(sent); waited < h.OrderWindow || waited > 2*time.Second {
+		t.Fatalf("went %v after it was sent, want just after the %v order window", waited, h.OrderWindow)
+	}
+}

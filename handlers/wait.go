@@ -158,6 +158,7 @@ func (w *waiter) waitTurn() error {
 			}
 		}
 		why := ""
+		wait := h.Poll
 		line, err := h.Line.Read(ctx, req.App, req.Env)
 		switch {
 		case err != nil || !w.joined:
@@ -174,7 +175,9 @@ func (w *waiter) waitTurn() error {
 		case !view.free && !req.Preempts():
 			why = view.why
 		case !req.Preempts() && !view.mine && now.Before(w.in.sent.Add(h.OrderWindow)):
-			// Give requests sent just before this one time to arrive.
+			// Give requests sent just before this one time to arrive,
+			// and look again as soon as the window ends.
+			wait = min(wait, w.in.sent.Add(h.OrderWindow).Sub(now))
 		default:
 			return nil
 		}
@@ -188,7 +191,7 @@ func (w *waiter) waitTurn() error {
 		select {
 		case <-h.stop:
 			return errStopping
-		case <-time.After(h.Poll):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (c *Config) specs() []flagSpec {
 		{"create-resources", "ECS_DEPLOY_CREATE_RESOURCES", "create missing queues, topic and tables (local use only)", &c.CreateResources, "false"},
 		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a message stays hidden, renewed while its request waits or runs", &c.VisibilityTimeout, "60s"},
 		{"max-queue-wait", "ECS_DEPLOY_MAX_QUEUE_WAIT", "how long a request waits for its app and env's lock before it is rejected", &c.MaxQueueWait, "2h"},
-		{"order-window", "ECS_DEPLOY_ORDER_WINDOW", "how long after it was sent a request waits before it starts, so one sent just before it goes first", &c.OrderWindow, "2s"},
+		{"order-window", "ECS_DEPLOY_ORDER_WINDOW", "how long after it was sent a request waits before it starts, so one sent just before it goes first", &c.OrderWindow, "500ms"},
 		{"shutdown-timeout", "ECS_DEPLOY_SHUTDOWN_TIMEOUT", "the whole shutdown budget after SIGTERM; running commands are killed 5s (or a fifth) before it ends", &c.ShutdownTimeout, "25s"},
 		{"command-timeout", "ECS_DEPLOY_COMMAND_TIMEOUT", "how long each pre-, post- or verify command may run", &c.CommandTimeout, "10m"},
 		{"sweep-interval", "ECS_DEPLOY_SWEEP_INTERVAL", "how often final events SNS refused are published again", &c.SweepInterval, "1m"},

@@ -37,9 +37,11 @@ type Line interface {
 	Read(ctx context.Context, app, env string) ([]records.Place, error)
 }
 
-// LockReader reads a deploy lock's item (*pipeline.Locker).
-type LockReader interface {
+// LockTable reads deploy locks' items, and releases the lock of a holder
+// that stopped renewing it (*pipeline.Locker).
+type LockTable interface {
 	Peek(ctx context.Context, key string) (pipeline.LockItem, bool, error)
+	ReleaseDead(ctx context.Context, key, version string) (bool, error)
 }
 
 // Authorizer says whether a sender may deploy an app to an env.
@@ -71,7 +73,7 @@ type Deploy struct {
 	Records  Records
 	Line     Line
 	// Locks reads lock items. Default Pipeline.Locker.
-	Locks  LockReader
+	Locks  LockTable
 	Events pipeline.Sink
 	// Policy must allow every request. Nil allows every sender: the daemon
 	// only leaves it nil when told -allow-any-sender.

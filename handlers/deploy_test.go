@@ -281,6 +281,78 @@ func (noLock) Peek(context.Context, string) (pipeline.LockItem, bool, error) {
 	return pipeline.LockItem{}, false, nil
 }
 
+func (noLock) ReleaseDead(context.Context, string, string) (bool, error) { return false, nil }
+
+// deadLock is a lock table whose one lock's holder stopped renewing it.
+type deadLock struct {
+	item pipeline.LockItem
+	// releases says whether ReleaseDead releases it.
+	releases bool
+
+	mu       sync.Mutex
+	released []string
+}
+
+func (d *deadLock) Peek(context.Context, string) (pipeline.LockItem, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.item, true, nil
+}
+
+func (d *deadLock) ReleaseDead(_ context.Context, key, version string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.released = append(d.released, key+"@"+version)
+	if !d.releases || version != d.item.RecordVersion {
+		return false, nil
+	}
+	d.item.Released = true
+	return true, nil
+}
+
+// TestDeadHolderReleasedOnce: a request whose own deploy's holder died
+// releases the lock at the version it saw unchanged for a lease, then
+// goes; the pipeline then takes the lock at once. If the release does not
+// take (the holder renewed it after all), it waits on.
+func TestDeadHolderReleasedOnce(t *testing.T) {
+	for _, releases := range []bool{true, false} {
+		t.Run(map[bool]string{true: "released", false: "renewed"}[releases], func(t *testing.T) {
+			h, _, _ := newHandler()
+			h.Lease, h.Poll, h.OrderWindow = 300*time.Millisecond, 50*time.Millisecond, time.Millisecond
+			data, _ := json.Marshal(pipeline.Status{DeployID: "r-1", App: "shop", Env: "prod", State: pipeline.StateRunning, Step: 7})
+			locks := &deadLock{item: pipeline.LockItem{Owner: "dead", RecordVersion: "v7", Data: data}, releases: releases}
+			h.Locks, h.Line = locks, &memLine{places: map[string]records.Place{}}
+			h.init()
+			sent := time.Now()
+			w := h.newWaiter(&incoming{ctx: t.Context(), msg: msg(good), sent: sent, received: sent},
+				&job{req: events.Request{RequestID: "r-1", App: "shop", Env: "prod"}})
+			done := make(chan error, 1)
+			go func() { done <- w.waitTurn() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Second):
+				h.Stop()
+				err = <-done
+			}
+			locks.mu.Lock()
+			defer locks.mu.Unlock()
+			if releases {
+				if err != nil || len(locks.released) != 1 || locks.released[0] != "shop-prod@v7" {
+					t.Fatalf("waitTurn: %v; releases: %v; want one, at v7", err, locks.released)
+				}
+				if waited := time.Since(sent); waited < h.Lease {
+					t.Fatalf("released after %v, before a lease (%v)", waited, h.Lease)
+				}
+				return
+			}
+			if !errors.Is(err, errStopping) || len(locks.released) == 0 {
+				t.Fatalf("waitTurn: %v after %d releases that did not take; want it still waiting", err, len(locks.released))
+			}
+		})
+	}
+}
+
 // TestOrderWindowEndsOnTime: a request alone in its line, with the lock
 // free, may go as soon as its order window has passed since it was sent,
 // not at the next look a Poll later.

@@ -54,11 +54,14 @@ type lockView struct {
 	mine bool
 	// why says what the request waits for, when it is not free.
 	why string
+	// deadVersion, when set, is the record version of a lock whose holder
+	// has not renewed it for a lease: free to be released and taken.
+	deadVersion string
 }
 
 // look reads a lock item. A holder whose record version changed within the
 // last lease is alive; one whose version stayed the same for a lease is
-// dead. A deploy that was interrupted or whose holder died is given time
+// dead, and its lock is released before it is taken (releaseDead). A deploy that was interrupted or whose holder died is given time
 // for its own message to come back and resume it before anyone else may
 // take the lock.
 func (w *waiter) look(item pipeline.LockItem, ok bool, now time.Time) lockView {
@@ -85,7 +88,7 @@ func (w *waiter) look(item pipeline.LockItem, ok bool, now time.Time) lockView {
 	case deadFor < 0:
 		return lockView{mine: mine, why: (&pipeline.LockHeldError{Key: key, Holder: st}).Error()}
 	case mine || st.DeployID == "" || !unfinished || deadFor > grace:
-		return lockView{free: true, mine: mine}
+		return lockView{free: true, mine: mine, deadVersion: item.RecordVersion}
 	}
 	return lockView{why: fmt.Sprintf("the daemon running deploy %s of %s stopped renewing its lock; that deploy goes first when its request comes back", st.DeployID, key)}
 }
@@ -178,6 +181,9 @@ func (w *waiter) waitTurn() error {
 			// Give requests sent just before this one time to arrive,
 			// and look again as soon as the window ends.
 			wait = min(wait, w.in.sent.Add(h.OrderWindow).Sub(now))
+		case view.deadVersion != "" && !w.releaseDead(view.deadVersion):
+			// The holder renewed the lock after all, or someone took it:
+			// look again.
 		default:
 			return nil
 		}
@@ -194,6 +200,24 @@ func (w *waiter) waitTurn() error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// releaseDead releases the lock of a holder seen dead for a lease, at the
+// version seen, so the pipeline takes it at once instead of watching it
+// for another lease. It says whether the request may go on: also when
+// the release could not be written, as the pipeline then watches the
+// lock itself.
+func (w *waiter) releaseDead(version string) bool {
+	ctx, req := w.in.ctx, w.j.req
+	ok, err := w.h.Locks.ReleaseDead(ctx, pipeline.LockKey(req.App, req.Env), version)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("release the lock of a dead holder")
+		return true
+	}
+	if ok {
+		zerolog.Ctx(ctx).Info().Str("lock_version", version).Msg("released the lock of a holder that stopped renewing it")
+	}
+	return ok
 }
 
 // say tells that the request waits: deploy.queued, and the record.

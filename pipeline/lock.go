@@ -448,3 +448,29 @@ func (l *Locker) RequestStop(ctx context.Context, key string, req StopRequest) e
 	}
 	return nil
 }
+
+// ReleaseDead marks released the lock of key whose holder has stopped
+// renewing it, so that Acquire takes it at once rather than watching it
+// for another lease, keeping its data (the deploy status). It does so
+// only if the item still has version, the record version the caller has
+// seen unchanged for at least a lease; it says whether it did. A holder
+// that renewed the lock since, or another taker, leaves it as it is.
+func (l *Locker) ReleaseDead(ctx context.Context, key, version string) (bool, error) {
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(l.cfg.Table),
+		Key:                       map[string]ddbtypes.AttributeValue{"key": s(key)},
+		UpdateExpression:          aws.String("SET #released = :released"),
+		ConditionExpression:       aws.String("#version = :version AND attribute_not_exists(#released)"),
+		ExpressionAttributeNames:  map[string]string{"#released": "isReleased", "#version": "recordVersionNumber"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version)},
+	})
+	var failed *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &failed):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("release the dead holder's deploy lock %s: %w", key, err)
+	}
+	return true, nil
+}

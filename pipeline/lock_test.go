@@ -191,3 +191,65 @@ func TestNewerStatusVersionRefused(t *testing.T) {
 	}
 	b.servedBySeed()
 }
+
+// TestReleaseDead: a lock whose holder stopped renewing it is released,
+// its status kept, only at the record version seen unchanged; Acquire
+// then takes it at once instead of watching it for a lease.
+func TestReleaseDead(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx := testContext(t)
+	db := b.db
+	cfg := pipeline.LockConfig{Table: b.table, Lease: 3 * time.Second, Heartbeat: 200 * time.Millisecond}
+	newLocker := func(owner string) *pipeline.Locker {
+		cfg.Owner = owner
+		l, err := pipeline.NewLocker(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	dead, taker := newLocker("dead"), newLocker("taker")
+	key := "release-dead-prod"
+	lk, _, _, err := dead.Acquire(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lk.Save(ctx, pipeline.Status{DeployID: "d-1", App: "release-dead", Env: "prod", State: pipeline.StateRunning, Step: pipeline.StepWaitStable}); err != nil {
+		t.Fatal(err)
+	}
+	live, _, err := dead.Peek(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * cfg.Heartbeat)
+	if ok, err := taker.ReleaseDead(ctx, key, live.RecordVersion); ok || err != nil {
+		t.Fatalf("released a lock still renewed: %v %v", ok, err)
+	}
+	lk.Abandon()
+	time.Sleep(2 * cfg.Heartbeat)
+	it, _, err := dead.Peek(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); !ok || err != nil {
+		t.Fatalf("the dead holder's lock was not released: %v %v", ok, err)
+	}
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); ok || err != nil {
+		t.Fatalf("released twice: %v %v", ok, err)
+	}
+	start := time.Now()
+	got, st, found, err := taker.Acquire(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release(ctx, st)
+	if took := time.Since(start); took > cfg.Lease/2 {
+		t.Fatalf("Acquire took %v, as if it watched the lock for a lease (%v)", took, cfg.Lease)
+	}
+	if !found || st.DeployID != "d-1" || st.Step != pipeline.StepWaitStable {
+		t.Fatalf("status after the takeover: %+v (found %v)", st, found)
+	}
+	if it, _, _ := taker.Peek(ctx, key); it.Owner != "taker" || it.Released {
+		t.Fatalf("lock after the takeover: owner %q, released %v", it.Owner, it.Released)
+	}
+}

@@ -82,7 +82,8 @@ type Deploy struct {
 	AllowInlineConfig bool
 	Visibility        Visibility
 	// VisibilityTimeout is how long a message stays invisible, renewed
-	// every third of it while its request is handled. Default 60s.
+	// every third of it while its request is handled. Default 30s: a
+	// deploy whose daemon died is taken over within it and one Lease.
 	VisibilityTimeout time.Duration
 	// MaxQueueWait is how long a request waits for its app and env's lock
 	// before it is rejected. Default 2h.
@@ -123,7 +124,7 @@ func (h *Deploy) init() {
 	h.initOnce.Do(func() {
 		h.stop = make(chan struct{})
 		if h.VisibilityTimeout == 0 {
-			h.VisibilityTimeout = 60 * time.Second
+			h.VisibilityTimeout = 30 * time.Second
 		}
 		if h.MaxQueueWait == 0 {
 			h.MaxQueueWait = 2 * time.Hour

@@ -83,7 +83,7 @@ func (c *Config) specs() []flagSpec {
 		{"roles", "ECS_DEPLOY_ROLES", "roles this process plays: deploy", &c.Roles, "deploy"},
 		{"listen", "ECS_DEPLOY_LISTEN", "address of /healthz, /readyz and /metrics", &c.Listen, "127.0.0.1:8080"},
 		{"create-resources", "ECS_DEPLOY_CREATE_RESOURCES", "create missing queues, topic and tables (local use only)", &c.CreateResources, "false"},
-		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a message stays hidden, renewed while its request waits or runs", &c.VisibilityTimeout, "60s"},
+		{"visibility-timeout", "ECS_DEPLOY_VISIBILITY_TIMEOUT", "how long a message stays hidden, renewed while its request waits or runs; a daemon killed mid-deploy is taken over within it and -lock-lease", &c.VisibilityTimeout, "30s"},
 		{"max-queue-wait", "ECS_DEPLOY_MAX_QUEUE_WAIT", "how long a request waits for its app and env's lock before it is rejected", &c.MaxQueueWait, "2h"},
 		{"order-window", "ECS_DEPLOY_ORDER_WINDOW", "how long after it was sent a request waits before it starts, so one sent just before it goes first", &c.OrderWindow, "500ms"},
 		{"shutdown-timeout", "ECS_DEPLOY_SHUTDOWN_TIMEOUT", "the whole shutdown budget after SIGTERM; running commands are killed 5s (or a fifth) before it ends", &c.ShutdownTimeout, "25s"},

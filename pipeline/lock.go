@@ -454,16 +454,19 @@ func (l *Locker) RequestStop(ctx context.Context, key string, req StopRequest) e
 // for another lease, keeping its data (the deploy status). It does so
 // only if the item still has version, the record version the caller has
 // seen unchanged for at least a lease; it says whether it did. A holder
-// that renewed the lock since, or another taker, leaves it as it is.
+// that renewed the lock since, or another taker, leaves it as it is. The
+// release writes a new record version, as a taker does: were the holder
+// only stalled, its next heartbeat fails and it knows it lost the lock.
 func (l *Locker) ReleaseDead(ctx context.Context, key, version string) (bool, error) {
 	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.cfg.Table),
-		Key:                       map[string]ddbtypes.AttributeValue{"key": s(key)},
-		UpdateExpression:          aws.String("SET #released = :released"),
-		ConditionExpression:       aws.String("#version = :version AND attribute_not_exists(#released)"),
-		ExpressionAttributeNames:  map[string]string{"#released": "isReleased", "#version": "recordVersionNumber"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version)},
+		TableName:                aws.String(l.cfg.Table),
+		Key:                      map[string]ddbtypes.AttributeValue{"key": s(key)},
+		UpdateExpression:         aws.String("SET #released = :released, #version = :new"),
+		ConditionExpression:      aws.String("#version = :version AND attribute_not_exists(#released)"),
+		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version),
+			":new": s("released-" + randomID())},
 	})
 	var failed *ddbtypes.ConditionalCheckFailedException
 	switch {

@@ -57,6 +57,10 @@ type lockView struct {
 	// deadVersion, when set, is the record version of a lock whose holder
 	// has not renewed it for a lease: free to be released and taken.
 	deadVersion string
+	// lapsesIn, when set, is when the holder will have gone a lease
+	// without renewing the lock, if it does not renew it: the time to
+	// look again.
+	lapsesIn time.Duration
 }
 
 // look reads a lock item. A holder whose record version changed within the
@@ -86,7 +90,7 @@ func (w *waiter) look(item pipeline.LockItem, ok bool, now time.Time) lockView {
 	deadFor := now.Sub(w.versionSince) - w.h.Lease
 	switch {
 	case deadFor < 0:
-		return lockView{mine: mine, why: (&pipeline.LockHeldError{Key: key, Holder: st}).Error()}
+		return lockView{mine: mine, why: (&pipeline.LockHeldError{Key: key, Holder: st}).Error(), lapsesIn: -deadFor}
 	case mine || st.DeployID == "" || !unfinished || deadFor > grace:
 		return lockView{free: true, mine: mine, deadVersion: item.RecordVersion}
 	}
@@ -186,6 +190,11 @@ func (w *waiter) waitTurn() error {
 			// look again.
 		default:
 			return nil
+		}
+		if view.lapsesIn > 0 {
+			// Look again as soon as a holder that stopped renewing
+			// the lock has been silent for a lease.
+			wait = min(wait, view.lapsesIn)
 		}
 		if why != "" && !w.queued {
 			w.queued = true

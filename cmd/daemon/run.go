@@ -40,6 +40,13 @@ import (
 	"ecs-deploy/pipeline"
 )
 
+// maxAttempts is how many times an AWS call is tried, with the SDK's
+// exponential backoff (up to 20s) between tries, unless AWS_MAX_ATTEMPTS
+// says otherwise. The SDK's own default, 3, gives up on a call that ECS
+// throttles three times in a row: a deploy then stops where it is, after
+// the swap perhaps, and waits for an operator's resume.
+const maxAttempts = 10
+
 // Main is the daemon: ParseFlags, Run, then Close.
 type Main struct {
 	Config Config
@@ -80,9 +87,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log = newLogger(m.stderr, c.LogFormat, c.LogLevel)
 	ctx = m.log.WithContext(ctx)
 
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := loadAWSConfig(ctx)
 	if err != nil {
-		return fmt.Errorf("AWS configuration: %w", err)
+		return err
 	}
 	sqsC, snsC, ddb := sqs.NewFromConfig(awsCfg), sns.NewFromConfig(awsCfg), dynamodb.NewFromConfig(awsCfg)
 
@@ -189,6 +196,20 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info().Str("queue", res.queueURL).Str("dead_letter_queue", res.deadLetterURL).Str("topic_arn", res.topicArn).
 		Str("listen", m.Addr()).Int("concurrency", c.Concurrency).Msg("consuming deploy requests")
 	return nil
+}
+
+// loadAWSConfig reads the standard AWS configuration chain; calls are
+// tried maxAttempts times unless AWS_MAX_ATTEMPTS or the shared config's
+// max_attempts say otherwise.
+func loadAWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.RetryMaxAttempts == 0 {
+		cfg.RetryMaxAttempts = maxAttempts
+	}
+	return cfg, nil
 }
 
 // KillCommands kills running commands at once.

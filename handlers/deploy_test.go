@@ -372,3 +372,34 @@ func TestOrderWindowEndsOnTime(t *testing.T) {
 		t.Fatalf("went %v after it was sent, want just after the %v order window", waited, h.OrderWindow)
 	}
 }
+
+// stillVisible is a Visibility that does nothing.
+type stillVisible struct{}
+
+func (stillVisible) Set(context.Context, *message.Message, time.Duration) error { return nil }
+
+// TestCopyWaitingWhileRequestEnded: a copy of a request (the send retried)
+// waits in line while the first copy runs the request to its end; when
+// its turn comes it answers with the recorded final event instead of
+// running the deploy again.
+func TestCopyWaitingWhileRequestEnded(t *testing.T) {
+	h, sink, recs := newHandler()
+	h.Locks, h.Line, h.Visibility, h.OrderWindow = noLock{}, &memLine{places: map[string]records.Place{}}, stillVisible{}, time.Millisecond
+	h.init()
+	req := events.Request{RequestID: "r-1", App: "shop", Env: "prod", Build: 2}
+	final := events.Event{Type: events.DeploySucceeded, DeployID: "r-1", EventID: "e-1"}
+	recs.recs["r-1"] = records.Record{RequestID: "r-1", Hash: req.Hash(), State: string(events.DeploySucceeded), Final: &final}
+	now := time.Now()
+	in := &incoming{ctx: t.Context(), msg: msg(good), sent: now, received: now}
+	stale := records.Record{RequestID: "r-1", Hash: req.Hash(), State: records.StateQueued}
+	out := h.run(in, &job{req: req, rec: stale, cfg: &pipeline.DeployConfig{}})
+	if out.again == nil || out.again.Final.EventID != "e-1" {
+		t.Fatalf("outcome %+v, want the recorded final event told again", out)
+	}
+	if err := h.answer(in, out); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.Events(); len(got) != 1 || got[0].EventID != "e-1" {
+		t.Fatalf("published %+v, want e-1 again", got)
+	}
+}

@@ -39,6 +39,10 @@ func (h *Deploy) run(in *incoming, j *job) outcome {
 			w.leave()
 			return j.outcomeOf(err)
 		}
+		if again := h.endedMeanwhile(in, j); again != nil {
+			w.leave()
+			return *again
+		}
 		if longest, _ := h.longestRun(j.appEnv()); time.Since(in.received)+longest > maxInvisible {
 			// Waiting used up too much of the 12 hours: a new receipt of
 			// the message starts them again.
@@ -64,6 +68,25 @@ func (h *Deploy) run(in *incoming, j *job) outcome {
 func (j *job) appEnv() (*pipeline.AppConfig, *pipeline.EnvConfig) {
 	app, env, _ := j.cfg.Target(j.req.App, j.req.Env)
 	return app, env
+}
+
+// endedMeanwhile reads the request's record again once its turn has come:
+// a copy of the message (a send retried, a redelivery) may have run the
+// request to its end while this one waited. It is then a duplicate of a
+// finished request, answered with its final event; running it again would
+// put back a build that later requests have replaced. A record that cannot
+// be read leaves it to the pipeline, which answers a request whose
+// deploy's status is still the lock's.
+func (h *Deploy) endedMeanwhile(in *incoming, j *job) *outcome {
+	rec, ok, err := h.Records.Get(in.ctx, j.req.RequestID)
+	if err != nil {
+		zerolog.Ctx(in.ctx).Warn().Err(err).Msg("read the request's record before it runs")
+		return nil
+	}
+	if !ok || !rec.Done() || rec.Rejected() || rec.Hash != j.rec.Hash {
+		return nil
+	}
+	return &outcome{kind: "duplicate", again: &rec}
 }
 
 // takeSlot waits for one of the Concurrency slots; ok is false when the

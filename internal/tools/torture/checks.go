@@ -1,0 +1,293 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"ecs-deploy/events"
+	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/rig"
+)
+
+// check is one verdict of the run.
+type check struct {
+	name   string
+	ok     bool
+	detail string
+}
+
+// sentMessage is one message the run put on the queue.
+type sentMessage struct {
+	// requestID is the request it carries: its deploy_id in events. For a
+	// request whose ID cannot be read, the message ID (the daemon uses it).
+	requestID string
+	messageID string
+	// malformed says it was broken on purpose: it must be rejected.
+	malformed bool
+	// copyOf says it repeats an earlier message's request.
+	copyOf bool
+}
+
+// examples lists up to five of xs, and how many there are.
+func examples(xs []string) string {
+	sort.Strings(xs)
+	if len(xs) > 5 {
+		return fmt.Sprintf("%s and %d more", strings.Join(xs[:5], ", "), len(xs)-5)
+	}
+	return strings.Join(xs, ", ")
+}
+
+// checkOutcomes: every request has a final event, a rejection for the
+// malformed ones; copies of a final event share one event_id, and no
+// request has two different outcomes. A rejected request may be sent again
+// and decided again (nothing ran: README, idempotency), so a copy of one
+// may be rejected anew, with an event of its own; but a request that ran
+// is never rejected afterwards.
+func checkOutcomes(sent []sentMessage, published []rig.Published) check {
+	finals := map[string][]rig.Published{}
+	for _, p := range published {
+		if p.Type.Final() {
+			finals[p.DeployID] = append(finals[p.DeployID], p)
+		}
+	}
+	var missing, wrong, split []string
+	outcomes := map[events.Type]int{}
+	copies, redecided := 0, 0
+	seen := map[string]bool{}
+	for _, m := range sent {
+		if seen[m.requestID] {
+			continue
+		}
+		seen[m.requestID] = true
+		var ran, rejected []rig.Published
+		for _, f := range finals[m.requestID] {
+			if f.Type == events.DeployRejected {
+				rejected = append(rejected, f)
+			} else {
+				ran = append(ran, f)
+			}
+		}
+		switch {
+		case len(ran)+len(rejected) == 0:
+			missing = append(missing, m.requestID)
+			continue
+		case m.malformed && (len(ran) > 0 || len(rejected) == 0):
+			wrong = append(wrong, fmt.Sprintf("%s (malformed, not rejected)", m.requestID))
+		}
+		if len(ran) == 0 {
+			outcomes[events.DeployRejected]++
+			if n := distinctIDs(rejected); n > 1 {
+				redecided += n - 1
+			}
+			copies += len(rejected) - distinctIDs(rejected)
+			continue
+		}
+		outcomes[ran[0].Type]++
+		copies += len(ran) - 1
+		for _, f := range ran[1:] {
+			if f.EventID != ran[0].EventID || f.Type != ran[0].Type {
+				split = append(split, fmt.Sprintf("%s (%s %s, then %s %s)", m.requestID, ran[0].Type, ran[0].EventID, f.Type, f.EventID))
+				break
+			}
+		}
+		for _, f := range rejected {
+			if f.At.After(ran[0].At) {
+				split = append(split, fmt.Sprintf("%s (%s, then rejected: %s)", m.requestID, ran[0].Type, f.Error))
+				break
+			}
+		}
+	}
+	c := check{name: "every request has one outcome", ok: len(missing)+len(wrong)+len(split) == 0}
+	c.detail = fmt.Sprintf("%d requests: %s; %d copies of final events published again, %d rejections decided again for a copy",
+		len(seen), outcomeList(outcomes), copies, redecided)
+	if len(missing) > 0 {
+		c.detail += fmt.Sprintf("; no final event for %d: %s", len(missing), examples(missing))
+	}
+	if len(wrong) > 0 {
+		c.detail += fmt.Sprintf("; malformed but not rejected: %s", examples(wrong))
+	}
+	if len(split) > 0 {
+		c.detail += fmt.Sprintf("; two outcomes: %s", examples(split))
+	}
+	return c
+}
+
+func distinctIDs(ps []rig.Published) int {
+	ids := map[string]bool{}
+	for _, p := range ps {
+		ids[p.EventID] = true
+	}
+	return len(ids)
+}
+
+func outcomeList(m map[events.Type]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", m[events.Type(k)], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lockSlack absorbs the time between a lock write landing in DynamoDB
+// and the front reading it back.
+const lockSlack = 250 * time.Millisecond
+
+// checkExclusive: no two daemons held one lock at once, from the lock
+// history. A lock passes from one owner to another only through a
+// release, and one released by someone else than its holder (a dead
+// holder's, ReleaseDead) or taken from under a holder (dynamolock's
+// takeover of an expired lock) had gone a lease unrenewed.
+func checkExclusive(states []rig.LockState, lease time.Duration) check {
+	type holding struct {
+		owner, version string
+		last           time.Time
+	}
+	held := map[string]*holding{}
+	var bad []string
+	transfers := 0
+	for _, s := range states {
+		h := held[s.Key]
+		switch {
+		case s.Gone:
+			delete(held, s.Key)
+		case s.Released:
+			if h != nil && s.RecordVersion != h.version && s.At.Sub(h.last) < lease-lockSlack {
+				// Released by someone else (a new version) while the
+				// holder had renewed it within the lease.
+				bad = append(bad, fmt.Sprintf("%s released %v after %s renewed it", s.Key, s.At.Sub(h.last).Round(time.Millisecond), h.owner))
+			}
+			delete(held, s.Key)
+		case h == nil:
+			held[s.Key] = &holding{owner: s.Owner, version: s.RecordVersion, last: s.At}
+		case h.owner == s.Owner:
+			h.version, h.last = s.RecordVersion, s.At
+		default:
+			transfers++
+			if s.At.Sub(h.last) < lease-lockSlack {
+				bad = append(bad, fmt.Sprintf("%s taken by %s %v after %s renewed it", s.Key, s.Owner, s.At.Sub(h.last).Round(time.Millisecond), h.owner))
+			}
+			held[s.Key] = &holding{owner: s.Owner, version: s.RecordVersion, last: s.At}
+		}
+	}
+	c := check{name: "no lock held by two daemons at once", ok: len(bad) == 0,
+		detail: fmt.Sprintf("%d lock states read back, %d taken from an unreleased holder", len(states), transfers)}
+	if len(bad) > 0 {
+		c.detail += "; " + examples(bad)
+	}
+	return c
+}
+
+// checkStepsUnderLock: no two deploys of one app and env overlapped: each
+// step a deploy started, it started holding its app and env's lock, the
+// lock's status naming it, as the lock history had it at that moment.
+func checkStepsUnderLock(states []rig.LockState, published []rig.Published) check {
+	byKey := map[string][]rig.LockState{}
+	for _, s := range states {
+		byKey[s.Key] = append(byKey[s.Key], s)
+	}
+	var bad []string
+	steps := 0
+	for _, p := range published {
+		if p.Type != events.StepStarted {
+			continue
+		}
+		steps++
+		key := p.App + "-" + p.Env
+		hist := byKey[key]
+		i := sort.Search(len(hist), func(i int) bool { return hist[i].At.After(p.Time) }) - 1
+		switch {
+		case i < 0:
+			bad = append(bad, fmt.Sprintf("%s step %d with no lock written before it", p.DeployID, p.Step))
+		case hist[i].Released || hist[i].Gone:
+			bad = append(bad, fmt.Sprintf("%s step %d while %s was released", p.DeployID, p.Step, key))
+		case hist[i].Status.DeployID != p.DeployID:
+			bad = append(bad, fmt.Sprintf("%s step %d while %s held it for %s", p.DeployID, p.Step, hist[i].Owner, hist[i].Status.DeployID))
+		}
+	}
+	c := check{name: "no two deploys of one app/env overlapped", ok: len(bad) == 0,
+		detail: fmt.Sprintf("%d steps started, each under its own deploy's lock", steps)}
+	if len(bad) > 0 {
+		c.detail = fmt.Sprintf("%d of %d steps started outside their deploy's lock: %s", len(bad), steps, examples(bad))
+	}
+	return c
+}
+
+// checkMessages: no message was lost: each was consumed (its request has
+// a final event), dead-lettered, or is still queued.
+func checkMessages(sent []sentMessage, published []rig.Published, deadLettered, queued map[string]bool) check {
+	final := map[string]bool{}
+	for _, p := range published {
+		if p.Type.Final() {
+			final[p.DeployID] = true
+		}
+	}
+	var consumed, dead, still int
+	var lost []string
+	for _, m := range sent {
+		switch {
+		case queued[m.messageID]:
+			still++
+		case deadLettered[m.messageID]:
+			dead++
+		case final[m.requestID]:
+			consumed++
+		default:
+			lost = append(lost, m.messageID+" ("+m.requestID+")")
+		}
+	}
+	c := check{name: "no message lost", ok: len(lost) == 0,
+		detail: fmt.Sprintf("%d sent = %d consumed + %d dead-lettered + %d still queued + %d lost", len(sent), consumed, dead, still, len(lost))}
+	if len(lost) > 0 {
+		c.detail += ": " + examples(lost)
+	}
+	return c
+}
+
+// service is how one app's service ended.
+type service struct {
+	app string
+	// primaries are its PRIMARY task sets' target groups.
+	primaries []string
+	// serving is the target group its listener's serving rule forwards to.
+	serving string
+}
+
+// checkServices: every service ends with one PRIMARY task set, behind the
+// serving rule.
+func checkServices(services []service) check {
+	var bad []string
+	for _, s := range services {
+		switch {
+		case len(s.primaries) != 1:
+			bad = append(bad, fmt.Sprintf("%s has %d PRIMARY task sets", s.app, len(s.primaries)))
+		case s.primaries[0] != s.serving:
+			bad = append(bad, fmt.Sprintf("%s's PRIMARY task set is on %s, the serving rule forwards to %s", s.app, s.primaries[0], s.serving))
+		}
+	}
+	c := check{name: "one PRIMARY task set behind the serving rule", ok: len(bad) == 0, detail: fmt.Sprintf("%d services", len(services))}
+	if len(bad) > 0 {
+		c.detail += ": " + examples(bad)
+	}
+	return c
+}
+
+// checkDowntime: the emulator recorded no interval in which a listener's
+// serving rule forwarded to target groups without a healthy target.
+func checkDowntime(outages []awsim.Outage) check {
+	c := check{name: "no downtime", ok: len(outages) == 0, detail: "the emulator's downtime record is empty"}
+	if len(outages) > 0 {
+		var o []string
+		for _, out := range outages {
+			o = append(o, fmt.Sprintf("%s from %s to %s", out.ListenerArn, out.Start.Format(time.TimeOnly), out.End.Format(time.TimeOnly)))
+		}
+		c.detail = fmt.Sprintf("%d outages: %s", len(outages), examples(o))
+	}
+	return c
+}

@@ -45,7 +45,9 @@ func (h *LockHistory) All() []LockState {
 	return append([]LockState(nil), h.states...)
 }
 
-func (h *LockHistory) Request(string, *http.Request, []byte) (int, []byte, bool) { return 0, nil, false }
+func (h *LockHistory) Request(string, *http.Request, []byte) (int, []byte, bool) {
+	return 0, nil, false
+}
 
 // Answer reads back the item a successful write to the lock table left;
 // the writer is still waiting for its answer, so nobody else of its own

@@ -75,15 +75,15 @@ type Rig struct {
 	// TopicArn is the events topic.
 	TopicArn string
 
-	log          io.Writer
-	ownDir       bool
-	goaws, dyn   *testbed.Process
-	goawsFront   string
-	dynamoFront  string
-	mu           sync.Mutex
-	servers      []*http.Server
-	daemons      []*Daemon
-	closeOnce    sync.Once
+	log         io.Writer
+	ownDir      bool
+	goaws, dyn  *testbed.Process
+	goawsFront  string
+	dynamoFront string
+	mu          sync.Mutex
+	servers     []*http.Server
+	daemons     []*Daemon
+	closeOnce   sync.Once
 }
 
 // New builds the daemon, starts goaws and dynalite with their fronts, and

@@ -45,6 +45,7 @@ func (h *LockHistory) All() []LockState {
 	return append([]LockState(nil), h.states...)
 }
 
+// Request lets every call through (faults.Rewriter).
 func (h *LockHistory) Request(string, *http.Request, []byte) (int, []byte, bool) {
 	return 0, nil, false
 }

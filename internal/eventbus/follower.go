@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecs-deploy/events"
-
 	"ecs-deploy/internal/sqsx"
 )
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -58,8 +57,8 @@ var (
 // would on AWS: the request queue with a redrive policy to its dead-letter
 // queue, the event topic, the role queues subscribed to it with raw
 // delivery and filter policies, and the tables (the requests table with
-// TTL on expires_at where the stand-in has TTL). What exists already is kept. For local use: goaws
-// refuses queue policies, so none is set.
+// TTL on expires_at where the stand-in has TTL). What exists already is
+// kept. For local use: goaws refuses queue policies, so none is set.
 func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Duration) (Provisioned, error) {
 	sqsC, snsC, ddb := sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
 	var p Provisioned
@@ -95,24 +94,13 @@ func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Dur
 	if err := locker.CreateTable(ctx, ddb); err != nil {
 		return p, err
 	}
-	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil {
+	// A stand-in without TTL (dynalite) keeps its records: a local stack
+	// can live with that.
+	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil && !errors.Is(err, records.ErrNoTTL) {
 		return p, err
-	}
-	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(n.RequestsTable),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}}); err != nil &&
-		!alreadyTTL(err) {
-		return p, fmt.Errorf("enable TTL on %s: %w", n.RequestsTable, err)
 	}
 	p.LockTable, p.RequestsTable = n.LockTable, n.RequestsTable
 	return p, nil
-}
-
-// alreadyTTL says whether DynamoDB refused to enable TTL because it is on,
-// or because it has no TTL at all (dynalite): records then never expire,
-// which a local stack can live with.
-func alreadyTTL(err error) bool {
-	var apiErr interface{ ErrorCode() string }
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "ValidationException" || apiErr.ErrorCode() == "UnknownOperationException")
 }
 
 func createQueue(ctx context.Context, c *sqs.Client, name string, attrs map[string]string) (string, error) {

@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,7 +163,9 @@ func TestRolesEndToEnd(t *testing.T) {
 	// Slack: one message per deploy, steps in its thread, the outcome on
 	// the message.
 	waitForSlack(t, api, "stage-2", func(th thread) bool { return len(th.updates) > 0 && strings.Contains(last(th.updates).Text, "failed") })
-	waitForSlack(t, api, "prod-1", func(th thread) bool { return len(th.updates) > 0 && strings.Contains(last(th.updates).Text, "succeeded") })
+	waitForSlack(t, api, "prod-1", func(th thread) bool {
+		return len(th.updates) > 0 && strings.Contains(last(th.updates).Text, "succeeded")
+	})
 	th, _ := api.threadOf("stage-1")
 	if th.first.Channel != "#deploys" || !strings.Contains(th.first.Blocks, "build 1: shop:build-1") || !strings.Contains(th.first.Blocks, short) ||
 		!strings.Contains(th.first.Blocks, "e2e") {
@@ -236,7 +243,9 @@ func waitForSlack(t *testing.T, api *slackAPI, deployID string, ok func(thread) 
 // before anything changes, naming both accounts. With -credentials
 // assume-role it assumes the ecs-deploy role of the environment's account:
 // the deploy succeeds on that account's service, and its pre-deploy
-// command gets the role's keys, not the daemon's.
+// command gets the role's keys, not the daemon's. A slack role in webhook
+// mode posts the refusal, and the start and end of the deploy, and its log
+// never shows the webhook's URL.
 func TestDeployToSecondAccount(t *testing.T) {
 	const farAccount = "444455556666"
 	w := newWorld(t, worldOptions{})
@@ -255,6 +264,22 @@ func TestDeployToSecondAccount(t *testing.T) {
 	app["PreDeployCommandTemplates"] = []any{sh(`echo "$AWS_ACCESS_KEY_ID" > ` + keys)}
 	w.writeApps(map[string]any{"far": app})
 	w.writeFile("artifacts.json", artifacts([]string{"far"}))
+	const hookPath = "/services/T0E2E/B0E2E/webhooksecretpart"
+	var mu sync.Mutex
+	var posted []string
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var m struct{ Text string }
+		if r.URL.Path != hookPath || json.NewDecoder(r.Body).Decode(&m) != nil {
+			http.Error(rw, "no such hook", http.StatusNotFound)
+			return
+		}
+		mu.Lock()
+		posted = append(posted, m.Text)
+		mu.Unlock()
+		fmt.Fprint(rw, "ok")
+	}))
+	t.Cleanup(hook.Close)
+	notifier := w.startDaemonWith("slack-webhook", []string{"ECS_DEPLOY_SLACK_WEBHOOK_URL=" + hook.URL + hookPath}, "-roles", "slack")
 
 	chain := w.startDaemon("chain")
 	code, out := w.enqueue("-app", "far", "-env", "prod", "-build", "1", "-request-id", "far-chain", "-wait", "-timeout", "60s")
@@ -285,5 +310,33 @@ func TestDeployToSecondAccount(t *testing.T) {
 	}
 	if key := strings.TrimSpace(string(b)); !strings.HasPrefix(key, "ASIA") {
 		t.Fatalf("the pre-deploy command ran with access key %q, want the assumed role's (ASIA...)", key)
+	}
+
+	want := []string{"Deploy of far to prod rejected", "Deploy of far to prod in progress", "Deploy of far to prod succeeded"}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got := strings.Join(posted, "\n")
+		mu.Unlock()
+		missing := ""
+		for _, text := range want {
+			if !strings.Contains(got, text) {
+				missing = text
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook never got %q; it got:\n%s", missing, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, err := os.ReadFile(notifier.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(log), "webhooksecretpart") || strings.Contains(string(log), secretKey) {
+		t.Fatal("the slack role's log shows its webhook URL or the AWS secret")
 	}
 }

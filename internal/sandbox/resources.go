@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -92,13 +91,10 @@ func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Dur
 	if err := locker.CreateTable(ctx, ddb); err != nil {
 		return p, err
 	}
-	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil {
+	// records.CreateTable turns TTL on; a stand-in without it (dynalite)
+	// keeps records for ever, which a local stack can live with.
+	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil && !errors.Is(err, records.ErrNoTTL) {
 		return p, err
-	}
-	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(n.RequestsTable),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}}); err != nil &&
-		!alreadyTTL(err) {
-		return p, fmt.Errorf("enable TTL on %s: %w", n.RequestsTable, err)
 	}
 	p.LockTable, p.RequestsTable = n.LockTable, n.RequestsTable
 	return p, nil
@@ -110,12 +106,4 @@ func typeNames(types []events.Type) []string {
 		out[i] = string(t)
 	}
 	return out
-}
-
-// alreadyTTL says whether DynamoDB refused to enable TTL because it is on,
-// or because it has no TTL at all (dynalite): records then never expire,
-// which a local stack can live with.
-func alreadyTTL(err error) bool {
-	var apiErr interface{ ErrorCode() string }
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "ValidationException" || apiErr.ErrorCode() == "UnknownOperationException")
 }

@@ -18,6 +18,10 @@ type ResultRecorder interface {
 	RecordResult(ctx context.Context, r artifactdb.Result) error
 }
 
+// RecordedEvents are the event types RecordResults records: the filter
+// policy of the artifactdb role's queue.
+var RecordedEvents = []events.Type{events.DeploySucceeded, events.DeployFailed, events.DeployRolledBack}
+
 // RecordResults is the watermill handler of the daemon's artifactdb role:
 // it records success on deploy.succeeded and failure on deploy.failed and
 // deploy.rolled_back, for deploys (modes deploy, resume, start-over; not

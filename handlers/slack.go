@@ -13,6 +13,12 @@ type EventNotifier interface {
 	Notify(ctx context.Context, e events.Event) error
 }
 
+// SlackEvents are the event types the Slack notifier uses: the filter
+// policy of the slack role's queue. deploy.accepted and step.started are
+// left out: neither mode posts them.
+var SlackEvents = []events.Type{events.DeployRejected, events.DeployQueued, events.DeployStarted, events.StepSucceeded,
+	events.StepFailed, events.DeploySucceeded, events.DeployFailed, events.DeployRolledBack}
+
 // SlackNotify is the watermill handler of the daemon's slack role: it
 // decodes each event from the Slack queue and passes it to the notifier.
 // A notifier error is returned, so the message comes back and is retried.

@@ -316,27 +316,41 @@ func (lk *Lock) Check() error {
 	return lk.lost
 }
 
-// Save replaces the lock's data with s. It fails, and the lock counts as
-// lost, if another owner has taken the lock.
+// Save replaces the lock's data with s. A write that fails for a passing
+// reason (throttling, a 5xx, a lost answer) is tried again, with backoff,
+// for as long as the lock stays this run's; it fails, and the lock counts
+// as lost, once another owner has taken the lock or the lease has run out
+// without a write landing.
 func (lk *Lock) Save(ctx context.Context, s Status) error {
-	if err := lk.Check(); err != nil {
-		return err
-	}
-	// Not cancelled with ctx, for the same reason as heartbeats.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
-	defer cancel()
-	err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(lk.stamp(s).encode()), heartbeatRetries)
-	lk.mu.Lock()
-	defer lk.mu.Unlock()
-	if err != nil {
-		if errors.As(err, new(*dynamolock.LockNotGrantedError)) {
+	data := lk.stamp(s).encode()
+	wait := 100 * time.Millisecond
+	for {
+		if err := lk.Check(); err != nil {
+			return err
+		}
+		// Not cancelled with ctx, for the same reason as heartbeats.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
+		err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(data), heartbeatRetries)
+		cancel()
+		lk.mu.Lock()
+		switch {
+		case err == nil:
+			lk.last = time.Now()
+			lk.mu.Unlock()
+			return nil
+		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
 			lk.lost = fmt.Errorf("%w: %s: %v", ErrLockLost, lk.key, err)
+			lk.mu.Unlock()
+			return lk.lost
+		case time.Since(lk.last) > lk.locker.cfg.Lease:
+			lk.lost = fmt.Errorf("%w: %s: no write landed for %v: %v", ErrLockLost, lk.key, time.Since(lk.last).Round(time.Millisecond), err)
+			lk.mu.Unlock()
 			return lk.lost
 		}
-		return fmt.Errorf("save deploy status in lock %s: %w", lk.key, err)
+		lk.mu.Unlock()
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
 	}
-	lk.last = time.Now()
-	return nil
 }
 
 // stamp marks s as written by this run, in the current format.

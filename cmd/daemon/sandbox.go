@@ -17,6 +17,7 @@ import (
 
 	"ecs-deploy/internal/appstatus"
 	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/credentials"
 	"ecs-deploy/internal/records"
 	"ecs-deploy/internal/sandbox"
 	"ecs-deploy/pipeline"
@@ -150,7 +151,11 @@ func playSandbox(ctx context.Context, o sandboxOptions, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	reader := appstatus.Reader{Config: cfg, Clients: clientsFor(awsCfg), Locker: locker, Records: records.Store{DB: ddb, Table: names.RequestsTable}}
+	accounts, err := credentials.New(credentials.Config{Base: awsCfg})
+	if err != nil {
+		return err
+	}
+	reader := appstatus.Reader{Config: cfg, Clients: accounts.ClientsFunc(false), Locker: locker, Records: records.Store{DB: ddb, Table: names.RequestsTable}}
 
 	fmt.Fprintf(stdout, "ecs-deploy sandbox: SQS and SNS (goaws) on %s, DynamoDB (minidyn) on %s, ECS, ELBv2 and CloudWatch (awsim, time x%g) on %s\n",
 		stack.Goaws, stack.DynamoDB, o.scale, stack.AWSim)
@@ -192,7 +197,6 @@ func playSandbox(ctx context.Context, o sandboxOptions, stdout, stderr io.Writer
 // stack, with credentials for it.
 func sandboxEnv(s *sandbox.Stack) []string {
 	return append(s.Endpoints(),
-		"AWS_ENDPOINT_URL_STS="+s.AWSim,
 		"AWS_ACCESS_KEY_ID=sandbox", "AWS_SECRET_ACCESS_KEY=sandbox", "AWS_REGION="+s.Region, "AWS_DEFAULT_REGION="+s.Region,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
 }

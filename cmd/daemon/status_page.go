@@ -15,16 +15,17 @@ import (
 )
 
 // statusPage is the read-only page served on the health address: what
-// serves where, read with the deploy role's own clients and lock table, for
+// serves where, read with the deploy role's clients (each environment
+// account's, without the identity check every read) and lock table, for
 // the apps of the current deploy config, and the recent deploys' steps.
-func (m *Main) statusPage(loader handlers.ConfigLoader, store records.Store) *statuspage.Page {
+func (m *Main) statusPage(loader handlers.ConfigLoader, clients pipeline.ClientsFunc, store records.Store) *statuspage.Page {
 	current := &currentConfig{load: loader, every: 30 * time.Second}
 	read := &cachedStatus{every: 5 * time.Second, read: func(ctx context.Context) ([]appstatus.AppEnv, error) {
 		cfg, err := current.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		r := appstatus.Reader{Config: cfg, Clients: m.deploy.Pipeline.Clients, Locker: m.locker, Records: store}
+		r := appstatus.Reader{Config: cfg, Clients: clients, Locker: m.locker, Records: store}
 		return r.ReadAll(ctx, "", "")
 	}}
 	return &statuspage.Page{Recent: m.recent, Title: "ecs-deploy " + m.Config.Owner, Status: read.get}

@@ -65,7 +65,8 @@ func TestComposeMatchesTheDockerfile(t *testing.T) {
 	for _, svc := range []string{"setup", "daemon"} {
 		env := c.Services[svc].Environment
 		for k, host := range map[string]string{"AWS_ENDPOINT_URL_SQS": "goaws", "AWS_ENDPOINT_URL_SNS": "goaws", "AWS_ENDPOINT_URL_DYNAMODB": "dynamodb",
-			"AWS_ENDPOINT_URL_ECS": "awsim", "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": "awsim", "AWS_ENDPOINT_URL_CLOUDWATCH": "awsim"} {
+			"AWS_ENDPOINT_URL_ECS": "awsim", "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": "awsim", "AWS_ENDPOINT_URL_CLOUDWATCH": "awsim",
+			"AWS_ENDPOINT_URL_STS": "awsim"} {
 			if !strings.HasPrefix(env[k], "http://"+host+":") {
 				t.Errorf("service %s: %s=%q, want the %s service", svc, k, env[k], host)
 			}

@@ -1,9 +1,9 @@
 package iam
 
 import (
-	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,21 +15,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsqs "github.com/ThreeDotsLabs/watermill-aws/sqs"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"ecs-deploy/internal/artifactdb"
 	"ecs-deploy/internal/awsim"
 	"ecs-deploy/internal/sandbox"
 	"ecs-deploy/internal/slack"
-	"ecs-deploy/internal/sqsx"
 	"ecs-deploy/internal/testbed"
-	"ecs-deploy/pipeline"
 )
 
 // Each role signs with its own access key, so the stand-ins can tell who
@@ -44,17 +43,19 @@ var keys = map[string]string{
 // sandbox cannot (AWS itself, other accounts).
 var implied = map[string]map[string]string{
 	"deploy": {
-		"ecs:TagResource":       "authorizes the tags CreateTaskSet and RegisterTaskDefinition carry (condition ecs:CreateAction); no TagResource call is made",
-		"iam:PassRole":          "authorizes the taskRoleArn and executionRoleArn of RegisterTaskDefinition; IAM checks it, nothing calls it",
-		"sts:AssumeRole":        "credentials in assume-role mode (internal/credentials), for target accounts; the sandbox has one account",
-		"sts:GetCallerIdentity": "the account check of internal/credentials, made when the daemon checks each environment's account",
+		"ecs:TagResource": "authorizes the tags CreateTaskSet and RegisterTaskDefinition carry (condition ecs:CreateAction); no TagResource call is made",
+		"iam:PassRole":    "authorizes the taskRoleArn and executionRoleArn of RegisterTaskDefinition; IAM checks it, nothing calls it",
+		"sts:AssumeRole":  "credentials in assume-role mode (internal/credentials), for target accounts; the sandbox has one account",
 	},
 	"enqueue": {
 		"sqs:SetQueueAttributes": "the queue policy -wait sets so the topic may deliver; goaws refuses queue policies, so the test runs with ECS_DEPLOY_NO_QUEUE_POLICY",
 		"sts:AssumeRole":         "enqueue status -assume-role, for other accounts",
 	},
-	"slack":      {},
-	"artifactdb": {},
+	"slack": {},
+	"artifactdb": {
+		"dynamodb:GetItem":            "reads the build when a result is refused because a later one is there (an event delivered out of order); here the events come in order",
+		"sqs:ChangeMessageVisibility": "renews a message's visibility while the store answers slowly (every third of -visibility-timeout); the stand-in answers at once",
+	},
 }
 
 type recorder struct {
@@ -86,12 +87,13 @@ func (r *recorder) actions(key string) []string {
 // stand-ins, every call signed with the role's own key, and compares the
 // actions seen with the role's policy: each action seen must be allowed,
 // and each action allowed must be seen or be implied (listed above with
-// the reason). The deploy role is the daemon, run as a process, through a
-// rejected request, two deploys, a crash at step 7 and a rollback; the
-// enqueue role is the CLI sending them with -wait, and enqueue status; the
-// slack and artifactdb roles consume their queues as the daemon's
-// subscriber does and use their DynamoDB stores (the daemon does not run
-// those roles yet: when it does, run it with -roles instead).
+// the reason). Each role is the daemon run as a process with -roles: the
+// deploy role through a rejected request, two deploys, a crash at step 7
+// and a rollback, with ArtifactDB in a DynamoDB table; the slack role
+// (webhook mode, threads in DynamoDB, a Slack that answers slowly once) and
+// the artifactdb role then catch up on their queues, each rejecting a
+// malformed event to its dead-letter queue. The enqueue role is the CLI
+// registering builds, sending the requests with -wait, and enqueue status.
 func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 	rec := &recorder{seen: map[string]map[string]bool{}}
 	stack, err := sandbox.StartStack(sandbox.StackConfig{Apps: []string{"shop"}, OnCall: rec.add})
@@ -115,15 +117,10 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	setupDB := dynamodb.NewFromConfig(setup)
-	threads := slack.DynamoThreads{DB: dynamodb.NewFromConfig(configFor(t, keys["slack"])), Table: "SlackThreads"}
-	if err := (slack.DynamoThreads{Table: threads.Table}).CreateTable(ctx, setupDB); err != nil {
+	if err := (slack.DynamoThreads{Table: "SlackThreads"}).CreateTable(ctx, setupDB); err != nil {
 		t.Fatal(err)
 	}
-	results := artifactdb.Dynamo{DB: dynamodb.NewFromConfig(configFor(t, keys["artifactdb"])), Table: "Artifacts"}
-	if err := (artifactdb.Dynamo{Table: results.Table}).CreateTable(ctx, setupDB); err != nil {
-		t.Fatal(err)
-	}
-	if err := (artifactdb.Dynamo{DB: setupDB, Table: results.Table}).Register(ctx, "shop", pipeline.Artifact{BuildNumber: 1, Value: "shop:build-1", Tags: map[string]string{"SHA": "abc1"}}); err != nil {
+	if err := (artifactdb.Dynamo{Table: "Artifacts"}).CreateTable(ctx, setupDB); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -132,43 +129,16 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	daemonBin, enqueueBin := build(t)
+	common := []string{"-topic-arn", res.TopicArn, "-poll", "100ms", "-slow-poll", "200ms", "-bake-poll", "200ms",
+		"-lock-lease", "3s", "-lock-heartbeat", "500ms", "-visibility-timeout", "3s", "-log-format", "json"}
 
-	// The deploy role: the daemon.
-	port := testbed.FreePort(t)
-	daemon := exec.Command(daemonBin, "-queue", names.Queue, "-topic-arn", res.TopicArn, "-config-file", files.Config, "-artifacts", files.Artifacts,
-		"-listen", "127.0.0.1:"+strconv.Itoa(port), "-poll", "100ms", "-slow-poll", "200ms", "-bake-poll", "200ms",
-		"-lock-lease", "3s", "-lock-heartbeat", "500ms", "-visibility-timeout", "3s", "-allow-any-sender", "-log-format", "json")
-	daemon.Env = envFor(stack, keys["deploy"])
-	logPath := filepath.Join(dir, "daemon.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	daemon.Stdout, daemon.Stderr = logFile, logFile
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- daemon.Wait() }()
-	stopDaemon := sync.OnceFunc(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = daemon.Process.Kill()
-			<-exited
-		}
-	})
-	t.Cleanup(stopDaemon)
-	waitReady(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz", exited, logPath)
-
-	// The enqueue role: requests with -wait, then status.
+	// The enqueue role: CI registers builds (once more with a tag, as a
+	// rerun would), requests with -wait, then status.
 	enqueue := func(want int, args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, enqueueBin, args...)
 		cmd.Env = append(envFor(stack, keys["enqueue"]), "ECS_DEPLOY_QUEUE="+names.Queue, "ECS_DEPLOY_TOPIC_ARN="+res.TopicArn,
-			"ECS_DEPLOY_NO_QUEUE_POLICY=true", "USER=iam-test")
+			"ECS_DEPLOY_NO_QUEUE_POLICY=true", "ECS_DEPLOY_ARTIFACTS_TABLE=Artifacts", "USER=iam-test")
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -177,11 +147,19 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		if code != want {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("enqueue %v: exit %d, want %d\n%s\ndaemon log:\n%s", args, code, want, out, tail(string(b), 4000))
+			t.Fatalf("enqueue %v: exit %d, want %d\n%s", args, code, want, out)
 		}
 		return string(out)
 	}
+	for b := 1; b <= 3; b++ {
+		enqueue(0, "artifact", "register", "-project", "shop", "-build", strconv.Itoa(b), "-image", fmt.Sprintf("shop:build-%d", b),
+			"-tag", "SHA="+sandbox.BuildSHA("shop", b))
+	}
+	enqueue(0, "artifact", "register", "-project", "shop", "-build", "1", "-image", "shop:build-1", "-tag", "SHA="+sandbox.BuildSHA("shop", 1), "-tag", "branch=main")
+
+	// The deploy role.
+	stopDeployer := startRole(t, daemonBin, dir, "deploy", envFor(stack, keys["deploy"]), append([]string{"-roles", "deploy", "-queue", names.Queue,
+		"-config-file", files.Config, "-artifacts-table", "Artifacts", "-allow-any-sender"}, common...)...)
 	deploy := []string{"-app", "shop", "-env", "prod", "-wait", "-timeout", "60s"}
 	enqueue(3, append(deploy, "-build", "1", "-config-sha", "0000000000000000000000000000000000000000")...) // rejected: dead-lettered
 	enqueue(0, append(deploy, "-build", "1")...)
@@ -190,29 +168,40 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 	}
 	enqueue(1, append(deploy, "-build", "3")...) // its tasks crash: step 7 fails
 	stack.Sim.ClearTaskSetFaults()
-	enqueue(0, append(deploy, "-build", "2", "-start-over")...)
+	enqueue(0, append(deploy, "-sha", sandbox.BuildSHA("shop", 2), "-start-over")...) // found by its SHA tag
 	enqueue(0, append(deploy, "-rollback")...)
 	if out := enqueue(0, "status", "-config", files.Config); !strings.Contains(out, "build 1 (shop:build-1)") {
 		t.Errorf("enqueue status after the rollback:\n%s", out)
 	}
-	stopDaemon()
+	stopDeployer()
 
-	// The slack and artifactdb roles.
-	consume(t, configFor(t, keys["slack"]), names.SlackQueue, rec, keys["slack"])
-	if err := threads.Put(ctx, "deploy-1", slack.Thread{Channel: "C1", TS: "1.2"}); err != nil {
+	// A malformed event on the topic: each role rejects it to its
+	// dead-letter queue.
+	if _, err := sns.NewFromConfig(setup).Publish(ctx, &sns.PublishInput{TopicArn: aws.String(res.TopicArn), Message: aws.String("not an event"),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{"event_type": {DataType: aws.String("String"), StringValue: aws.String("deploy.failed")}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := threads.Get(ctx, "deploy-1"); err != nil {
-		t.Fatal(err)
-	}
-	consume(t, configFor(t, keys["artifactdb"]), names.ArtifactDBQueue, rec, keys["artifactdb"])
-	now := time.Now()
-	if err := results.RecordResult(ctx, artifactdb.Result{Project: "shop", Build: 1, Env: "prod", ConfigSHA: "c1", Outcome: artifactdb.Success, EndedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	// An older result after a newer one: refused, then read to tell why.
-	if err := results.RecordResult(ctx, artifactdb.Result{Project: "shop", Build: 1, Env: "prod", ConfigSHA: "c1", Outcome: artifactdb.Failure, EndedAt: now.Add(-time.Hour)}); err != nil {
-		t.Fatal(err)
+
+	// The slack and artifactdb roles catch up on their queues. Slack
+	// answers the first post slowly, so the message's visibility is renewed.
+	var slow sync.Once
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slow.Do(func() { time.Sleep(1500 * time.Millisecond) })
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(hook.Close)
+	sqsSetup := sqs.NewFromConfig(setup)
+	for _, r := range []struct {
+		role, queue string
+		env         []string
+		args        []string
+	}{
+		{"slack", res.SlackQueueURL, []string{"ECS_DEPLOY_SLACK_WEBHOOK_URL=" + hook.URL + "/services/T0/B0/secret"}, []string{"-slack-threads-table", "SlackThreads"}},
+		{"artifactdb", res.ArtifactDBQueueURL, nil, []string{"-artifacts-table", "Artifacts"}},
+	} {
+		stop := startRole(t, daemonBin, dir, r.role, append(envFor(stack, keys[r.role]), r.env...), append(append([]string{"-roles", r.role}, r.args...), common...)...)
+		waitDrained(t, sqsSetup, r.queue)
+		stop()
 	}
 
 	for _, role := range Roles {
@@ -241,40 +230,62 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 	}
 }
 
-// consume receives one message from a role's queue as the daemon's
-// subscriber does, acks it, and waits until the subscriber has deleted it.
-// (A handler error nacks a message: the subscriber then makes no call and
-// SQS delivers it again once its visibility timeout ends.)
-func consume(t *testing.T, cfg aws.Config, queue string, rec *recorder, key string) {
+// startRole runs the daemon as a process playing a role and waits until it
+// is ready; the returned func stops it (SIGTERM) and is also a cleanup.
+func startRole(t *testing.T, bin, dir, role string, env []string, args ...string) func() {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	url, err := sqsx.QueueURL(ctx, sqs.NewFromConfig(cfg), queue)
+	port := testbed.FreePort(t)
+	cmd := exec.Command(bin, append(args, "-listen", "127.0.0.1:"+strconv.Itoa(port))...)
+	cmd.Env = env
+	logPath := filepath.Join(dir, role+".log")
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{AWSConfig: cfg, DoNotCreateQueueIfNotExists: true, QueueUrlResolver: sqsx.ResolvedURL{},
-		GenerateReceiveMessageInput: sqsx.ReceiveInput(1), Unmarshaler: sqsx.Unmarshaler{}}, watermill.NopLogger{})
-	if err != nil {
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case m := <-msgs:
-		m.Ack()
-	case <-ctx.Done():
-		t.Fatalf("no message on %s", queue)
-	}
-	for !slices.Contains(rec.actions(key), "sqs:DeleteMessage") {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	stop := sync.OnceFunc(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-ctx.Done():
-			t.Fatalf("the message from %s was never deleted", queue)
-		case <-time.After(20 * time.Millisecond):
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
 		}
+	})
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", role, tail(string(b), 4000))
+		}
+	})
+	waitReady(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz", exited, logPath)
+	return stop
+}
+
+// waitDrained waits until a queue holds no message, visible or not.
+func waitDrained(t *testing.T, c *sqs.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := c.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Attributes["ApproximateNumberOfMessages"] == "0" && out.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still holds messages after 30s: %v", url, out.Attributes)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

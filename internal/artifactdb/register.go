@@ -57,11 +57,15 @@ func (t tagFlags) Set(s string) error {
 	return nil
 }
 
-// ParseRegistration reads the arguments of `artifact register`.
-func ParseRegistration(args []string, stderr io.Writer) (Registration, error) {
+// ParseRegistration reads the arguments of `artifact register`; more adds
+// flags of the caller's to the same set, such as where the store is.
+func ParseRegistration(args []string, stderr io.Writer, more ...func(fs *flag.FlagSet)) (Registration, error) {
 	r := Registration{Tags: map[string]string{}}
 	fs := flag.NewFlagSet("artifact register", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, add := range more {
+		add(fs)
+	}
 	fs.StringVar(&r.Project, "project", "", "ArtifactDB project")
 	fs.IntVar(&r.Build, "build", 0, "build number")
 	fs.StringVar(&r.Image, "image", "", "the artifact: an image reference")
@@ -81,9 +85,32 @@ func ParseRegistration(args []string, stderr io.Writer) (Registration, error) {
 // RegisterCommand runs `artifact register` against a store and says what
 // it registered on stdout.
 func RegisterCommand(ctx context.Context, store Registrar, args []string, stdout, stderr io.Writer) error {
-	r, err := ParseRegistration(args, stderr)
+	return RegisterCommandWith(ctx, StoreFlags{Open: func(context.Context) (Registrar, error) { return store, nil }}, args, stdout, stderr)
+}
+
+// StoreFlags let a command's own flags say which store `artifact register`
+// writes to.
+type StoreFlags struct {
+	// Add declares the flags beside register's own. Optional.
+	Add func(fs *flag.FlagSet)
+	// Open opens the store once the flags are parsed. Required.
+	Open func(ctx context.Context) (Registrar, error)
+}
+
+// RegisterCommandWith runs `artifact register` against the store sf's flags
+// name and says what it registered on stdout. -h gives flag.ErrHelp.
+func RegisterCommandWith(ctx context.Context, sf StoreFlags, args []string, stdout, stderr io.Writer) error {
+	var more []func(*flag.FlagSet)
+	if sf.Add != nil {
+		more = append(more, sf.Add)
+	}
+	r, err := ParseRegistration(args, stderr, more...)
 	if err != nil {
 		return err
+	}
+	store, err := sf.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("artifact register: %w", err)
 	}
 	if err := store.Register(ctx, r.Project, r.Artifact()); err != nil {
 		return fmt.Errorf("artifact register: %w", err)

@@ -383,7 +383,9 @@ func TestThrottledQueuesAndTables(t *testing.T) {
 	w.send(request("thr-2", "api", 2, ""), "c-thr-2")
 	for _, id := range []string{"thr-1", "thr-2"} {
 		w.events.waitFor(t, 90*time.Second, id+" succeeded", is(id, events.DeploySucceeded))
-		if n := w.events.count(is(id, events.DeployStarted)); n != 1 {
+		// Only final events are kept until SNS takes them; a progress
+		// event may be lost to throttling. None may say it ran twice.
+		if n := w.events.count(is(id, events.DeployStarted)); n > 1 {
 			t.Fatalf("%s started %d times", id, n)
 		}
 	}

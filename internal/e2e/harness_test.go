@@ -105,6 +105,8 @@ type world struct {
 	// the daemons.
 	queueName string
 	events    *eventLog
+	// storeArgs name the daemons' ArtifactDB store.
+	storeArgs []string
 }
 
 type worldOptions struct {
@@ -123,6 +125,10 @@ type worldOptions struct {
 	// visibility is the request queue's visibility timeout and the
 	// daemons' -visibility-timeout. Default 6s.
 	visibility time.Duration
+	// artifactsTable, when set, is the daemons' ArtifactDB store
+	// (-artifacts-table, made by -create-resources) instead of the
+	// artifacts file.
+	artifactsTable string
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -165,6 +171,10 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	}
 	w.writeConfig(o.appFields)
 	w.writeFile("artifacts.json", artifacts(o.apps))
+	w.storeArgs = []string{"-artifacts", filepath.Join(w.dir, "artifacts.json")}
+	if o.artifactsTable != "" {
+		w.storeArgs = []string{"-artifacts-table", o.artifactsTable}
+	}
 	if o.policy != "" {
 		w.writeFile("policy.json", o.policy)
 	}
@@ -222,24 +232,41 @@ func artifacts(apps []string) string {
 	return string(b)
 }
 
+// envConfig is the config of an environment served by a seeded service.
+func envConfig(sd awsim.Seeded) map[string]any {
+	return map[string]any{
+		"Cluster": sd.Cluster, "Family": sd.Service, "CPU": "256", "Memory": "512", "Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
+		"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns}
+}
+
+// appConfig is the config of an app whose containers are a seeded
+// service's, deployed to envs.
+func appConfig(name string, sd awsim.Seeded, envs map[string]any) map[string]any {
+	return map[string]any{
+		"ArtifactDBProjectName": name,
+		"ContainerDefinitionTemplates": []any{map[string]any{"Name": sd.ContainerName, "Image": "{{.Artifact.Value}}",
+			"PortMappings": []any{map[string]any{"containerPort": sd.ContainerPort}}}},
+		"Environments": envs,
+	}
+}
+
 func (w *world) writeConfig(appFields map[string]any) {
 	apps := map[string]any{}
 	for name, sd := range w.seeded {
-		app := map[string]any{
-			"ArtifactDBProjectName": name,
-			"ContainerDefinitionTemplates": []any{map[string]any{"Name": sd.ContainerName, "Image": "{{.Artifact.Value}}",
-				"PortMappings": []any{map[string]any{"containerPort": sd.ContainerPort}}}},
-			"Environments": map[string]any{"prod": map[string]any{
-				"Cluster": sd.Cluster, "Family": sd.Service, "CPU": "256", "Memory": "512", "Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
-				"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns}},
-		}
+		app := appConfig(name, sd, map[string]any{"prod": envConfig(sd)})
 		for k, v := range appFields {
 			app[k] = v
 		}
 		apps[name] = app
 	}
+	w.writeApps(apps)
+}
+
+// writeApps writes the deploy config of apps, kept in the emulator's
+// default account and region.
+func (w *world) writeApps(apps map[string]any) string {
 	b, _ := json.MarshalIndent(map[string]any{"ConfigAccountID": "123456789012", "ConfigRegion": "us-east-1", "Apps": apps}, "", " ")
-	w.writeFile("deploy-config.json", string(b))
+	return w.writeFile("deploy-config.json", string(b))
 }
 
 // env is what the commands need to reach the test's AWS.
@@ -249,6 +276,7 @@ func (w *world) env() []string {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SQS="+w.daemonGoaws, "AWS_ENDPOINT_URL_SNS="+w.daemonGoaws, "AWS_ENDPOINT_URL_DYNAMODB="+w.daemonDynamo,
 		"AWS_ENDPOINT_URL_ECS="+w.simURL, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+w.simURL, "AWS_ENDPOINT_URL_CLOUDWATCH="+w.simURL,
+		"AWS_ENDPOINT_URL_STS="+w.simURL,
 		"ECS_DEPLOY_QUEUE="+w.queueName, "ECS_DEPLOY_TOPIC_ARN="+w.topicArn, "ECS_DEPLOY_NO_QUEUE_POLICY=true",
 	)
 }
@@ -263,13 +291,19 @@ type daemon struct {
 
 func (w *world) startDaemon(name string, extra ...string) *daemon {
 	w.t.Helper()
+	return w.startDaemonWith(name, nil, extra...)
+}
+
+// startDaemonWith starts a daemon with variables added to its environment.
+func (w *world) startDaemonWith(name string, env []string, extra ...string) *daemon {
+	w.t.Helper()
 	bin, _ := build(w.t)
 	port := testbed.FreePort(w.t)
-	args := []string{"-create-resources",
-		"-artifacts", filepath.Join(w.dir, "artifacts.json"), "-listen", "127.0.0.1:" + strconv.Itoa(port), "-owner", name,
+	args := append([]string{"-create-resources"}, w.storeArgs...)
+	args = append(args, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-owner", name,
 		"-poll", "100ms", "-slow-poll", "300ms", "-bake-poll", "200ms", "-lock-lease", "2s", "-lock-heartbeat", "400ms",
 		"-visibility-timeout", w.visibility.String(), "-order-window", "1s", "-sweep-interval", "1s",
-		"-log-format", "json", "-log-level", "debug"}
+		"-log-format", "json", "-log-level", "debug")
 	if _, err := os.Stat(filepath.Join(w.dir, "config-clone")); err == nil {
 		args = append(args, "-config-repo", filepath.Join(w.dir, "config-clone"))
 	} else {
@@ -286,7 +320,7 @@ func (w *world) startDaemon(name string, extra ...string) *daemon {
 		w.t.Fatal(err)
 	}
 	d.cmd = exec.Command(bin, append(args, extra...)...)
-	d.cmd.Env = w.env()
+	d.cmd.Env = append(w.env(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	if err := d.cmd.Start(); err != nil {
 		w.t.Fatal(err)

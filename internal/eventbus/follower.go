@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"ecs-deploy/events"
+	"ecs-deploy/internal/sqsx"
 )
 
 // Follower reads a topic's events through its own temporary queue.
@@ -46,12 +46,11 @@ func Follow(ctx context.Context, sqsClient *sqs.Client, snsClient *sns.Client, t
 		return nil, fmt.Errorf("create queue %s: %w", name, err)
 	}
 	f := &Follower{sqs: sqsClient, sns: snsClient, queueURL: aws.ToString(created.QueueUrl)}
-	attrs, err := sqsClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	// A new queue may not be usable for a moment on AWS: QueueArn waits.
+	queueArn, err := sqsx.QueueArn(ctx, sqsClient, f.queueURL)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("queue ARN of %s: %w", name, err), f.Close(ctx))
+		return nil, errors.Join(err, f.Close(ctx))
 	}
-	queueArn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	if !opts.NoQueuePolicy {
 		if err := allowTopic(ctx, sqsClient, f.queueURL, queueArn, topicArn); err != nil {
 			return nil, errors.Join(err, f.Close(ctx))

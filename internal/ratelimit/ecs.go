@@ -4,33 +4,13 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
+
+	"ecs-deploy/pipeline"
 )
-
-// Clock is the time the buckets refill on.
-type Clock interface {
-	Now() time.Time
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Bucket is a token bucket: Burst requests at once, Rate a second after.
 type Bucket struct {
@@ -49,7 +29,7 @@ type Config struct {
 	// Write is for every other action. Default burst 10, 4 a second.
 	Write Bucket
 	// Clock is the time buckets refill on. Default the wall clock.
-	Clock Clock
+	Clock pipeline.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -66,7 +46,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = pipeline.RealClock{}
 	}
 }
 
@@ -86,7 +66,7 @@ func New(cfg Config) *Limits {
 
 type limiters struct {
 	read, register, write *rate.Limiter
-	clock                 Clock
+	clock                 pipeline.Clock
 }
 
 func newLimiter(b Bucket) *rate.Limiter { return rate.NewLimiter(rate.Limit(b.Rate), b.Burst) }

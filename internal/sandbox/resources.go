@@ -2,18 +2,17 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"ecs-deploy/events"
+	"ecs-deploy/handlers"
 	"ecs-deploy/internal/records"
 	"ecs-deploy/internal/sqsx"
 	"ecs-deploy/pipeline"
@@ -26,8 +25,10 @@ type Names struct {
 	// Topic gets the events.
 	Topic string
 	// SlackQueue and ArtifactDBQueue are subscribed to Topic, each with a
-	// filter policy on event_type: what the slack and artifactdb roles read.
-	SlackQueue, ArtifactDBQueue string
+	// filter policy on event_type: what the slack and artifactdb roles
+	// read. Each has its dead-letter queue, for the events its role rejects.
+	SlackQueue, SlackDeadLetterQueue           string
+	ArtifactDBQueue, ArtifactDBDeadLetterQueue string
 	// LockTable and RequestsTable are the daemon's DynamoDB tables.
 	LockTable, RequestsTable string
 }
@@ -36,7 +37,8 @@ type Names struct {
 // have a default.
 func DefaultNames() Names {
 	return Names{Queue: "deploy-requests", DeadLetterQueue: "deploy-requests-dlq", Topic: "deploy-events",
-		SlackQueue: "deploy-events-slack", ArtifactDBQueue: "deploy-events-artifactdb",
+		SlackQueue: "deploy-events-slack", SlackDeadLetterQueue: "deploy-events-slack-dlq",
+		ArtifactDBQueue: "deploy-events-artifactdb", ArtifactDBDeadLetterQueue: "deploy-events-artifactdb-dlq",
 		LockTable: "DeployLock", RequestsTable: "DeployRequests"}
 }
 
@@ -47,46 +49,40 @@ type Provisioned struct {
 	LockTable, RequestsTable          string
 }
 
-// Filter policies of the role queues: the Slack notifier reads every
-// event of a deploy's life, the ArtifactDB recorder only the ends.
-var (
-	slackEvents      = []events.Type{events.DeployAccepted, events.DeployRejected, events.DeployQueued, events.DeployStarted, events.StepStarted, events.StepSucceeded, events.StepFailed, events.DeploySucceeded, events.DeployFailed, events.DeployRolledBack}
-	artifactDBEvents = []events.Type{events.DeploySucceeded, events.DeployFailed, events.DeployRolledBack}
-)
-
-// Provision creates what the daemon and its roles use, as an operator
-// would on AWS: the request queue with a redrive policy to its dead-letter
-// queue, the event topic, the role queues subscribed to it with raw
-// delivery and filter policies, and the tables (the requests table with
-// TTL on expires_at where the stand-in has TTL). What exists already is kept. For local use: goaws
-// refuses queue policies, so none is set.
+// Provision creates what the daemon and its roles use, as the daemon's
+// -create-resources does: the request queue with a redrive policy to its
+// dead-letter queue, the event topic, the role queues (with theirs)
+// subscribed to it with raw delivery and the roles' filter policies
+// (handlers.SlackEvents, handlers.RecordedEvents), and the tables (the
+// requests table with TTL on expires_at where the stand-in has TTL). What
+// exists already is kept. For local use: goaws refuses queue policies, so
+// none is set.
 func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Duration) (Provisioned, error) {
 	sqsC, snsC, ddb := sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
 	var p Provisioned
-	var err error
-	if p.DeadLetterURL, err = createQueue(ctx, sqsC, n.DeadLetterQueue, nil); err != nil {
-		return p, err
-	}
-	dlqArn, err := sqsx.QueueArn(ctx, sqsC, p.DeadLetterURL)
+	q, err := sqsx.CreateRequestQueues(ctx, sqsC, n.Queue, n.DeadLetterQueue, visibility)
 	if err != nil {
 		return p, err
 	}
-	if p.QueueURL, err = createQueue(ctx, sqsC, n.Queue, map[string]string{
-		"RedrivePolicy":     fmt.Sprintf(`{"maxReceiveCount":"10","deadLetterTargetArn":"%s"}`, dlqArn),
-		"VisibilityTimeout": fmt.Sprint(int(visibility.Seconds())),
-	}); err != nil {
-		return p, err
-	}
+	p.QueueURL, p.DeadLetterURL = q.URL, q.DeadLetterURL
 	topic, err := snsC.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(n.Topic)})
 	if err != nil {
 		return p, fmt.Errorf("create topic %s: %w", n.Topic, err)
 	}
 	p.TopicArn = aws.ToString(topic.TopicArn)
-	if p.SlackQueueURL, err = subscribedQueue(ctx, sqsC, snsC, n.SlackQueue, p.TopicArn, slackEvents); err != nil {
-		return p, err
-	}
-	if p.ArtifactDBQueueURL, err = subscribedQueue(ctx, sqsC, snsC, n.ArtifactDBQueue, p.TopicArn, artifactDBEvents); err != nil {
-		return p, err
+	for _, r := range []struct {
+		queue, deadLetter string
+		types             []events.Type
+		url               *string
+	}{
+		{n.SlackQueue, n.SlackDeadLetterQueue, handlers.SlackEvents, &p.SlackQueueURL},
+		{n.ArtifactDBQueue, n.ArtifactDBDeadLetterQueue, handlers.RecordedEvents, &p.ArtifactDBQueueURL},
+	} {
+		q, err := sqsx.CreateEventQueues(ctx, sqsC, snsC, p.TopicArn, r.queue, r.deadLetter, typeNames(r.types), visibility)
+		if err != nil {
+			return p, err
+		}
+		*r.url = q.URL
 	}
 	locker, err := pipeline.NewLocker(ddb, pipeline.LockConfig{Table: n.LockTable})
 	if err != nil {
@@ -95,49 +91,19 @@ func Provision(ctx context.Context, cfg aws.Config, n Names, visibility time.Dur
 	if err := locker.CreateTable(ctx, ddb); err != nil {
 		return p, err
 	}
-	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil {
+	// records.CreateTable turns TTL on; a stand-in without it (dynalite)
+	// keeps records for ever, which a local stack can live with.
+	if err := (records.Store{DB: ddb, Table: n.RequestsTable}).CreateTable(ctx, ddb); err != nil && !errors.Is(err, records.ErrNoTTL) {
 		return p, err
-	}
-	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(n.RequestsTable),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}}); err != nil &&
-		!alreadyTTL(err) {
-		return p, fmt.Errorf("enable TTL on %s: %w", n.RequestsTable, err)
 	}
 	p.LockTable, p.RequestsTable = n.LockTable, n.RequestsTable
 	return p, nil
 }
 
-// alreadyTTL says whether DynamoDB refused to enable TTL because it is on,
-// or because it has no TTL at all (dynalite): records then never expire,
-// which a local stack can live with.
-func alreadyTTL(err error) bool {
-	var apiErr interface{ ErrorCode() string }
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "ValidationException" || apiErr.ErrorCode() == "UnknownOperationException")
-}
-
-func createQueue(ctx context.Context, c *sqs.Client, name string, attrs map[string]string) (string, error) {
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
-	if err != nil {
-		return "", fmt.Errorf("create queue %s: %w", name, err)
+func typeNames(types []events.Type) []string {
+	out := make([]string, len(types))
+	for i, t := range types {
+		out[i] = string(t)
 	}
-	return aws.ToString(out.QueueUrl), nil
-}
-
-// subscribedQueue creates a queue and subscribes it to the topic, with raw
-// delivery and a filter policy on event_type.
-func subscribedQueue(ctx context.Context, sqsC *sqs.Client, snsC *sns.Client, name, topicArn string, types []events.Type) (string, error) {
-	url, err := createQueue(ctx, sqsC, name, nil)
-	if err != nil {
-		return "", err
-	}
-	arn, err := sqsx.QueueArn(ctx, sqsC, url)
-	if err != nil {
-		return "", err
-	}
-	filter, _ := json.Marshal(map[string][]events.Type{"event_type": types})
-	if _, err := snsC.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicArn), Protocol: aws.String("sqs"), Endpoint: aws.String(arn),
-		Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": string(filter)}, ReturnSubscriptionArn: true}); err != nil {
-		return "", fmt.Errorf("subscribe %s to %s: %w", name, topicArn, err)
-	}
-	return url, nil
+	return out
 }

@@ -85,8 +85,8 @@ func (c StackConfig) Validate() error {
 
 // Stack is the AWS stand-ins, each served on its own loopback listener.
 type Stack struct {
-	// Goaws serves SQS and SNS, DynamoDB DynamoDB, AWSim ECS, ELBv2 and
-	// CloudWatch: each an endpoint URL.
+	// Goaws serves SQS and SNS, DynamoDB DynamoDB, AWSim ECS, ELBv2,
+	// CloudWatch and STS: each an endpoint URL.
 	Goaws, DynamoDB, AWSim string
 	// Sim is the emulator, for its controls.
 	Sim *awsim.Server
@@ -200,6 +200,7 @@ func (s *Stack) Endpoints() []string {
 		"AWS_ENDPOINT_URL_ECS=" + s.AWSim,
 		"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=" + s.AWSim,
 		"AWS_ENDPOINT_URL_CLOUDWATCH=" + s.AWSim,
+		"AWS_ENDPOINT_URL_STS=" + s.AWSim,
 	}
 }
 

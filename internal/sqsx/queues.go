@@ -2,6 +2,7 @@ package sqsx
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -97,4 +99,37 @@ func FindOrCreateQueue(ctx context.Context, c *sqs.Client, nameOrURL string, att
 		return "", fmt.Errorf("create queue %s: %w", nameOrURL, err)
 	}
 	return aws.ToString(out.QueueUrl), nil
+}
+
+// SNSSubscribeAPI is what CreateEventQueues calls of SNS.
+type SNSSubscribeAPI interface {
+	Subscribe(ctx context.Context, in *sns.SubscribeInput, opts ...func(*sns.Options)) (*sns.SubscribeOutput, error)
+}
+
+var _ SNSSubscribeAPI = (*sns.Client)(nil)
+
+// CreateEventQueues creates (or finds) a role's queue and its dead-letter
+// queue as CreateRequestQueues does, and subscribes the queue to the event
+// topic with raw message delivery and a filter policy on event_type: the
+// role receives the events it handles and nothing else. Subscribing again
+// with the same attributes changes nothing. No queue policy is set (goaws
+// refuses them): on AWS the queue also needs one that lets the topic send.
+func CreateEventQueues(ctx context.Context, c *sqs.Client, s SNSSubscribeAPI, topicArn, queue, deadLetter string, types []string, visibility time.Duration) (RequestQueues, error) {
+	q, err := CreateRequestQueues(ctx, c, queue, deadLetter, visibility)
+	if err != nil {
+		return q, err
+	}
+	arn, err := QueueArn(ctx, c, q.URL)
+	if err != nil {
+		return q, err
+	}
+	filter, err := json.Marshal(map[string][]string{"event_type": types})
+	if err != nil {
+		return q, err
+	}
+	if _, err := s.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicArn), Protocol: aws.String("sqs"), Endpoint: aws.String(arn),
+		Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": string(filter)}, ReturnSubscriptionArn: true}); err != nil {
+		return q, fmt.Errorf("subscribe queue %s to %s: %w", queue, topicArn, err)
+	}
+	return q, nil
 }

@@ -319,7 +319,7 @@ func TestDeadHolderReleasedOnce(t *testing.T) {
 	for _, releases := range []bool{true, false} {
 		t.Run(map[bool]string{true: "released", false: "renewed"}[releases], func(t *testing.T) {
 			h, _, _ := newHandler()
-			h.Lease, h.Poll, h.OrderWindow = 300*time.Millisecond, time.Second, time.Millisecond
+			h.Lease, h.Poll, h.OrderWindow = 300*time.Millisecond, 4*time.Second, time.Millisecond
 			data, _ := json.Marshal(pipeline.Status{DeployID: "r-1", App: "shop", Env: "prod", State: pipeline.StateRunning, Step: 7})
 			locks := &deadLock{item: pipeline.LockItem{Owner: "dead", RecordVersion: "v7", Data: data}, releases: releases}
 			h.Locks, h.Line = locks, &memLine{places: map[string]records.Place{}}
@@ -332,7 +332,7 @@ func TestDeadHolderReleasedOnce(t *testing.T) {
 			var err error
 			select {
 			case err = <-done:
-			case <-time.After(2 * time.Second):
+			case <-time.After(3 * time.Second):
 				h.Stop()
 				err = <-done
 			}
@@ -342,7 +342,7 @@ func TestDeadHolderReleasedOnce(t *testing.T) {
 				if err != nil || len(locks.released) != 1 || locks.released[0] != "shop-prod@v7" {
 					t.Fatalf("waitTurn: %v; releases: %v; want one, at v7", err, locks.released)
 				}
-				if waited := time.Since(sent); waited < h.Lease || waited > h.Poll {
+				if waited := time.Since(sent); waited < h.Lease || waited > h.Poll/2 {
 					t.Fatalf("released after %v; want just after a lease (%v), not at a later look (every %v)", waited, h.Lease, h.Poll)
 				}
 				return

@@ -23,6 +23,8 @@ type Call struct {
 	// Status is the HTTP status answered; 0 when the connection was
 	// dropped.
 	Status int
+	// Took is how long the answer took.
+	Took time.Duration
 }
 
 // Calls is the log of the calls every front received, in arrival order.
@@ -93,7 +95,7 @@ func (c *Calls) record(next http.Handler) http.Handler {
 		// Deferred: a dropped connection aborts the handler with a panic.
 		defer func() {
 			c.mu.Lock()
-			c.calls = append(c.calls, Call{At: at, Service: service, Operation: op.Name, AccessKey: key, Status: rec.status})
+			c.calls = append(c.calls, Call{At: at, Service: service, Operation: op.Name, AccessKey: key, Status: rec.status, Took: time.Since(at)})
 			c.mu.Unlock()
 		}()
 		next.ServeHTTP(rec, r)

@@ -23,8 +23,15 @@ type DaemonSpec struct {
 	Emulator *Emulator
 	// Queue is the request queue's name.
 	Queue string
-	// ConfigFile and Artifacts are the deploy config and artifacts files.
-	ConfigFile, Artifacts string
+	// ConfigFile is the deploy config.
+	ConfigFile string
+	// Artifacts is the ArtifactDB file; ArtifactsTable, when set instead,
+	// the ArtifactDB table.
+	Artifacts, ArtifactsTable string
+	// AccessKey is the access key ID it signs with. Default DaemonKey.
+	AccessKey string
+	// Env holds more environment variables, NAME=value.
+	Env []string
 	// Args are more flags, after the rig's own; a flag given twice takes
 	// its last value.
 	Args []string
@@ -50,16 +57,25 @@ func (r *Rig) StartDaemon(ctx context.Context, s DaemonSpec) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{Name: s.Name, Addr: ln, Log: filepath.Join(r.Dir, s.Name+".log"), done: make(chan struct{})}
-	args := []string{"-queue", s.Queue, "-topic-arn", r.TopicArn, "-config-file", s.ConfigFile, "-artifacts", s.Artifacts,
+	args := []string{"-queue", s.Queue, "-topic-arn", r.TopicArn, "-config-file", s.ConfigFile,
 		"-allow-any-sender", "-listen", d.Addr, "-owner", s.Name, "-lock-table", LockTable, "-requests-table", RequestsTable,
 		"-log-format", "json"}
+	if s.ArtifactsTable != "" {
+		args = append(args, "-artifacts-table", s.ArtifactsTable)
+	} else {
+		args = append(args, "-artifacts", s.Artifacts)
+	}
 	args = append(args, s.Args...)
 	logFile, err := os.OpenFile(d.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	d.cmd = exec.Command(r.DaemonBin, args...)
-	d.cmd.Env = r.daemonEnv(s.Emulator)
+	key := s.AccessKey
+	if key == "" {
+		key = DaemonKey
+	}
+	d.cmd.Env = append(r.daemonEnv(s.Emulator, key), s.Env...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	// Its own process group, so a kill reaches any command it runs; and
 	// it dies with this process.
@@ -93,8 +109,8 @@ func freeAddr() (string, error) {
 }
 
 // daemonEnv is the daemon's environment: this process's, without its AWS
-// settings, plus the rig's endpoints and credentials.
-func (r *Rig) daemonEnv(e *Emulator) []string {
+// settings, plus the rig's endpoints and credentials signing with key.
+func (r *Rig) daemonEnv(e *Emulator, key string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "ECS_DEPLOY_") {
@@ -103,7 +119,7 @@ func (r *Rig) daemonEnv(e *Emulator) []string {
 		env = append(env, kv)
 	}
 	return append(env,
-		"AWS_ACCESS_KEY_ID="+DaemonKey, "AWS_SECRET_ACCESS_KEY="+daemonSecret, "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+daemonSecret, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SQS="+r.goawsFront, "AWS_ENDPOINT_URL_SNS="+r.goawsFront, "AWS_ENDPOINT_URL_DYNAMODB="+r.dynamoFront,
 		"AWS_ENDPOINT_URL_ECS="+e.ecsFront, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="+e.elbFront,

@@ -97,6 +97,9 @@ type goawsFront struct {
 
 	mu   sync.Mutex
 	sent map[string]time.Time // send time by message ID
+	// queues are the queues messages were sent to through the front;
+	// others (SNS's subscriptions) get goaws's timestamps.
+	queues map[string]bool
 }
 
 func (g *goawsFront) Request(string, *http.Request, []byte) (int, []byte, bool) { return 0, nil, false }
@@ -114,14 +117,24 @@ func (g *goawsFront) Answer(op string, r *http.Request, body []byte, status int,
 			}
 		}
 	case "SendMessage":
+		var in struct{ QueueUrl string }
 		var out struct{ MessageId string }
 		if json.Unmarshal(answer, &out) == nil && out.MessageId != "" {
+			_ = json.Unmarshal(body, &in)
 			g.mu.Lock()
 			g.sent[out.MessageId] = time.Now()
+			g.queues[in.QueueUrl] = true
 			g.mu.Unlock()
 		}
 	case "ReceiveMessage":
-		return g.sentTimestamps(answer)
+		var in struct{ QueueUrl string }
+		_ = json.Unmarshal(body, &in)
+		g.mu.Lock()
+		sentTo := g.queues[in.QueueUrl]
+		g.mu.Unlock()
+		if sentTo {
+			return g.sentTimestamps(answer)
+		}
 	}
 	return answer
 }

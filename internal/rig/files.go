@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"ecs-deploy/internal/awsim"
+	"ecs-deploy/pipeline"
 )
 
 // Env is the environment every app of a rig deploys to.
@@ -45,8 +46,8 @@ func WriteFiles(dir string, seeded []awsim.Seeded) (Files, error) {
 			}},
 		}
 		for b := 1; b <= Builds; b++ {
-			artifacts[sd.Name] = append(artifacts[sd.Name], map[string]any{"build_number": b,
-				"value": fmt.Sprintf("%s:build-%d", sd.Name, b), "tags": map[string]string{"SHA": fmt.Sprintf("%07x", b)}})
+			a := buildOf(sd.Name, b)
+			artifacts[sd.Name] = append(artifacts[sd.Name], map[string]any{"build_number": a.BuildNumber, "value": a.Value, "tags": a.Tags})
 		}
 	}
 	f := Files{Config: filepath.Join(dir, "deploy-config.json"), Artifacts: filepath.Join(dir, "artifacts.json")}
@@ -63,4 +64,9 @@ func WriteFiles(dir string, seeded []awsim.Seeded) (Files, error) {
 		}
 	}
 	return f, nil
+}
+
+// buildOf is build b of app as the artifacts file and table hold it.
+func buildOf(app string, b int) pipeline.Artifact {
+	return pipeline.Artifact{BuildNumber: b, Value: fmt.Sprintf("%s:build-%d", app, b), Tags: map[string]string{"SHA": fmt.Sprintf("%07x", b)}}
 }

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (r *Rig, err error) {
 		return r, err
 	}
 	r.Locks = &LockHistory{table: LockTable, locker: locker}
-	h, err := front(r.goaws.Endpoint, r.Calls, r.SQSFaults, &goawsFront{tap: r.Events, sent: map[string]time.Time{}})
+	h, err := front(r.goaws.Endpoint, r.Calls, r.SQSFaults, &goawsFront{tap: r.Events, sent: map[string]time.Time{}, queues: map[string]bool{}})
 	if err != nil {
 		return r, err
 	}

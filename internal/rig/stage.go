@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"ecs-deploy/internal/artifactdb"
 	"ecs-deploy/internal/awsim"
 )
 
@@ -27,6 +28,10 @@ type StageConfig struct {
 	Deregistration int
 	// Visibility is the request queue's visibility timeout. Default 30s.
 	Visibility time.Duration
+	// ArtifactsTable, when set, is a DynamoDB table NewStage creates and
+	// fills with the apps' builds, for the daemons to read artifacts from
+	// instead of the artifacts file.
+	ArtifactsTable string
 }
 
 // Stage is what one run of the benchmark or the torture test deploys on:
@@ -40,6 +45,8 @@ type Stage struct {
 	AppNames []string
 	Files    Files
 	Queue    Queue
+	// ArtifactsTable is StageConfig's.
+	ArtifactsTable string
 
 	rig     *Rig
 	mu      sync.Mutex
@@ -79,14 +86,48 @@ func (r *Rig) NewStage(ctx context.Context, c StageConfig) (*Stage, error) {
 	if s.Queue, err = r.NewQueue(ctx, c.Name, c.Visibility); err != nil {
 		return nil, err
 	}
+	if c.ArtifactsTable != "" {
+		if err := r.fillArtifacts(ctx, c.ArtifactsTable, s.AppNames); err != nil {
+			return nil, err
+		}
+		s.ArtifactsTable = c.ArtifactsTable
+	}
 	return s, nil
+}
+
+// fillArtifacts creates an ArtifactDB table and registers the apps'
+// builds in it, as the artifacts file has them.
+func (r *Rig) fillArtifacts(ctx context.Context, table string, apps []string) error {
+	store := artifactdb.Dynamo{DB: r.DynamoDB, Table: table}
+	if err := store.CreateTable(ctx, r.DynamoDB); err != nil {
+		return err
+	}
+	for _, app := range apps {
+		for b := 1; b <= Builds; b++ {
+			if err := store.Register(ctx, app, buildOf(app, b)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // StartDaemon starts a daemon on the stage, named after it, with the
 // daemon's defaults but for args.
 func (s *Stage) StartDaemon(ctx context.Context, name string, args ...string) (*Daemon, error) {
-	d, err := s.rig.StartDaemon(ctx, DaemonSpec{Name: s.Name + "-" + name, Emulator: s.Emulator, Queue: s.Queue.Name,
-		ConfigFile: s.Files.Config, Artifacts: s.Files.Artifacts, Args: args})
+	return s.Start(ctx, s.Spec(name, args...))
+}
+
+// Spec is how StartDaemon runs a daemon: the stage's emulator, queue,
+// config and artifacts, the daemon's defaults but for args.
+func (s *Stage) Spec(name string, args ...string) DaemonSpec {
+	return DaemonSpec{Name: s.Name + "-" + name, Emulator: s.Emulator, Queue: s.Queue.Name,
+		ConfigFile: s.Files.Config, Artifacts: s.Files.Artifacts, ArtifactsTable: s.ArtifactsTable, Args: args}
+}
+
+// Start starts a daemon as spec says, as one of the stage's.
+func (s *Stage) Start(ctx context.Context, spec DaemonSpec) (*Daemon, error) {
+	d, err := s.rig.StartDaemon(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ type plan struct {
 	// takeoverArgs are the daemons' flags in the takeover run; none: the
 	// defaults.
 	takeoverArgs []string
+	// fanoutDeploys are deployed one after the other for the fanout.
+	fanoutDeploys int
 }
 
 // fullPlan follows the issue: at least 20 deploys, a 60-second rollout,
@@ -32,7 +34,7 @@ type plan struct {
 // timings (a rollout of 35 s: 20 s for the tasks to start, 15 s for their
 // targets to pass a health check).
 func fullPlan() plan {
-	return plan{name: "full", overheadApps: 4, overheadRounds: 6, rollout: 60 * time.Second, concurrent: 100}
+	return plan{name: "full", overheadApps: 4, overheadRounds: 6, rollout: 60 * time.Second, concurrent: 100, fanoutDeploys: 24}
 }
 
 // quickPlan measures the same figures on fewer deploys and quicker
@@ -43,5 +45,6 @@ func quickPlan() plan {
 		Stop: time.Second, Restart: 2 * time.Second}
 	return plan{name: "quick", overheadApps: 2, overheadRounds: 2, overheadTimings: fast, deregistration: 1, rollout: 20 * time.Second,
 		concurrent: 20, concurrentTimings: fast,
-		takeoverArgs: []string{"-visibility-timeout", "6s", "-lock-lease", "2s", "-lock-heartbeat", "400ms"}}
+		takeoverArgs:  []string{"-visibility-timeout", "6s", "-lock-lease", "2s", "-lock-heartbeat", "400ms"},
+		fanoutDeploys: 6}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -438,8 +439,8 @@ func (lk *Lock) Abandon() { lk.stopHeartbeat() }
 type LockItem struct {
 	// Data is the status, encoded.
 	Data []byte
-	// Owner and RecordVersion say who holds the lock and how recently:
-	// every heartbeat writes a new record version.
+	// Owner (the daemon's name) and RecordVersion say who holds the lock
+	// and how recently: every heartbeat writes a new record version.
 	Owner, RecordVersion string
 	// Released says nobody holds the lock.
 	Released bool
@@ -476,7 +477,12 @@ func (l *Locker) Peek(ctx context.Context, key string) (LockItem, bool, error) {
 		}
 		return v.Value
 	}
-	it := LockItem{Owner: str(out.Item, "ownerName"), RecordVersion: str(out.Item, "recordVersionNumber")}
+	// The item's owner is the daemon's name and the holding's run ID.
+	owner := str(out.Item, "ownerName")
+	if i := strings.LastIndex(owner, "/"); i >= 0 {
+		owner = owner[:i]
+	}
+	it := LockItem{Owner: owner, RecordVersion: str(out.Item, "recordVersionNumber")}
 	_, it.Released = out.Item["isReleased"]
 	if d, ok := out.Item["data"].(*ddbtypes.AttributeValueMemberB); ok {
 		it.Data = d.Value

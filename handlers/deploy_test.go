@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -237,11 +238,18 @@ func (l *memLine) Leave(_ context.Context, _, _, id string) error {
 	return nil
 }
 
+// Read returns the line first place first, as records.Line does.
 func (l *memLine) Read(context.Context, string, string) ([]records.Place, error) {
 	var out []records.Place
 	for _, p := range l.places {
 		out = append(out, p)
 	}
+	slices.SortFunc(out, func(a, b records.Place) int {
+		if a.Before(b) {
+			return -1
+		}
+		return 1
+	})
 	return out, nil
 }
 

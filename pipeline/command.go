@@ -182,13 +182,18 @@ func (l *lineLog) flush() {
 	}
 }
 
-// runCommands renders and runs a list of command templates in order; the
-// first failure stops the list.
+// runCommands renders, for the deploy's build, and runs a list of command
+// templates in order; the first failure stops the list.
 func (r *run) runCommands(ctx context.Context, kind string, templates []CommandTemplate, taskDefinition string) error {
+	return r.runCommandsFor(ctx, kind, templates, r.st.Artifact, taskDefinition)
+}
+
+// runCommandsFor is runCommands for another build.
+func (r *run) runCommandsFor(ctx context.Context, kind string, templates []CommandTemplate, art Artifact, taskDefinition string) error {
 	if len(templates) == 0 || (r.st.SkipCommands && kind != "verify") {
 		return nil
 	}
-	data := r.templateData(taskDefinition)
+	data := r.templateDataFor(art, taskDefinition)
 	var creds []string
 	if r.aws.CommandEnv != nil {
 		var err error

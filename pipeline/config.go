@@ -205,6 +205,7 @@ func (c *DeployConfig) Validate() error {
 	if len(c.Apps) == 0 {
 		ps.add("$.Apps", "no apps are configured")
 	}
+	lockKeys := map[string]string{}
 	for _, name := range sortedKeys(c.Apps) {
 		app := c.Apps[name]
 		path := key("$.Apps", name)
@@ -213,6 +214,14 @@ func (c *DeployConfig) Validate() error {
 			continue
 		}
 		app.validate(path, c, &ps)
+		for _, env := range sortedKeys(app.Environments) {
+			// "a-b"/"c" and "a"/"b-c" would share one deploy lock.
+			k := LockKey(name, env)
+			if other, taken := lockKeys[k]; taken {
+				ps.add(key(path+".Environments", env), "shares the deploy lock %q with %s: rename one", k, other)
+			}
+			lockKeys[k] = key(path+".Environments", env)
+		}
 	}
 	if len(ps) > 0 {
 		return &ConfigError{Problems: ps}

@@ -248,3 +248,22 @@ func TestConfigChecksAWSLimits(t *testing.T) {
 		t.Errorf("%d problems, want %d:\n%v", len(ce.Problems), len(want), err)
 	}
 }
+
+// TestConfigRefusesSharedLocks: app "a-b" env "c" and app "a" env "b-c"
+// would share the deploy lock "a-b-c" and its status.
+func TestConfigRefusesSharedLocks(t *testing.T) {
+	env := map[string]any{"Cluster": "c", "Family": "f", "CPU": "256", "Memory": "512", "Subnets": []string{"subnet-1"},
+		"ListenerARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
+		"TargetGroupARNs": map[string]string{"blue": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/1",
+			"green": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/g/2"}}
+	app := func(envName string) map[string]any {
+		return map[string]any{"ArtifactDBProjectName": "p",
+			"ContainerDefinitionTemplates": []any{map[string]any{"Name": "web", "Image": "img", "PortMappings": []any{map[string]any{"ContainerPort": 80}}}},
+			"Environments":                 map[string]any{envName: env}}
+	}
+	cfg, _ := json.Marshal(map[string]any{"ConfigRegion": "us-east-1", "Apps": map[string]any{"a-b": app("c"), "a": app("b-c")}})
+	_, err := LoadConfig(bytes.NewReader(cfg))
+	if err == nil || !strings.Contains(err.Error(), `$.Apps["a-b"].Environments["c"]: shares the deploy lock "a-b-c" with $.Apps["a"].Environments["b-c"]`) {
+		t.Fatalf("err = %v", err)
+	}
+}

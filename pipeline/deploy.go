@@ -12,11 +12,10 @@ import (
 // deploy runs the deploy, resume and start-over modes.
 func (r *run) deploy(ctx context.Context) (Status, error) {
 	// A look without the lock answers a repeated request at once.
-	if prev, ok, err := r.p.cfg.Locker.Status(ctx, r.key); err == nil && ok && prev.DeployID == r.req.DeployID && prev.Finished() {
-		if prev.State == StateRolledBack {
-			return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
+	if prev, ok, err := r.p.cfg.Locker.Status(ctx, r.key); err == nil && ok {
+		if st, answer, ok := prev.answerFor(r.req.DeployID); ok {
+			return st, answer
 		}
-		return prev, nil
 	}
 	// The artifact and the gate are checked before the lock is taken.
 	named := r.req.Artifact.SHA != "" || r.req.Artifact.Build > 0
@@ -42,9 +41,14 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		return r.crash(err)
 	}
 	unfinished := hasPrev && !prev.Finished()
+	if st, answer, ok := prev.answerFor(r.req.DeployID); hasPrev && ok {
+		return r.answerAgain(ctx, st, answer)
+	}
 	switch {
-	case hasPrev && prev.DeployID == r.req.DeployID && prev.Finished():
-		return r.answerAgain(ctx, prev)
+	case unfinished && prev.Mode == ModeAbort && (r.req.Mode == ModeResume || prev.DeployID == r.req.DeployID):
+		// An abort under way is finished, never turned back into the
+		// deploy it closes.
+		return r.finishAbort(ctx, prev)
 	case unfinished && (r.req.Mode == ModeResume || prev.DeployID == r.req.DeployID):
 		if r.req.ConfigSHA != "" && r.req.ConfigSHA != prev.ConfigSHA && !prev.RollingBack {
 			return r.refuse(ctx, prev, fmt.Errorf("resume of deploy %s names config %s, but the deploy runs with config %s: resume with config %s, or start-over with the new one",
@@ -113,7 +117,8 @@ func (r *run) findArtifact(ctx context.Context) (Artifact, error) {
 
 // watchStop makes a stop request for this run (from a rollback or an
 // abort) end *ctx with ErrPreempted: the deploy stops at its next safe
-// point and releases the lock.
+// point and releases the lock. A lost lock ends it with ErrLockLost: its
+// commands are stopped and it writes nothing more.
 func (r *run) watchStop(ctx *context.Context) {
 	c, cancel := context.WithCancelCause(*ctx)
 	*ctx = c
@@ -121,14 +126,15 @@ func (r *run) watchStop(ctx *context.Context) {
 		r.log.Warn().Str("by", sr.By).Str("mode", string(sr.Mode)).Msg("asked to stop")
 		cancel(fmt.Errorf("%w: %s %s", ErrPreempted, sr.Mode, sr.By))
 	})
+	r.lock.OnLost(func(err error) { cancel(err) })
 }
 
 // stop ends the run at a safe point because its context ended: for a
 // shutdown, interrupted and resumable on any daemon; for a rollback or an
 // abort that asked it to stop, failed, so the request that asked decides
-// what happens next.
+// what happens next; for a lost lock, failed without a further write.
 func (r *run) stop(ctx context.Context, step int) (Status, error) {
-	if cause := context.Cause(ctx); errors.Is(cause, ErrPreempted) {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrPreempted) || errors.Is(cause, ErrLockLost) {
 		return r.fail(ctx, step, cause)
 	}
 	return r.interrupted(ctx, step)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/rs/zerolog"
 
 	"ecs-deploy/internal/awsim"
@@ -560,3 +561,13 @@ func (rc recorder) lines(t testing.TB) []string {
 // family returns family:revision of a task definition ARN, as templates
 // render .TaskDefinition.
 func family(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+// health describes the targets of a target group.
+func (b *bed) health(tg string) []elbtypes.TargetHealthDescription {
+	b.t.Helper()
+	out, err := b.elb.DescribeTargetHealth(b.ctx(), &elb.DescribeTargetHealthInput{TargetGroupArn: &tg})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return out.TargetHealthDescriptions
+}

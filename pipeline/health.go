@@ -12,10 +12,11 @@ import (
 
 // tgHealth is what a target group's health checks say now.
 type tgHealth struct {
-	arn     string
 	healthy int
-	// bad lists the targets neither healthy nor draining, with their state.
-	bad []string
+	// bad lists the targets neither healthy nor draining, with their state;
+	// failing those among them that fail their checks (unhealthy or
+	// unavailable), not merely starting (initial).
+	bad, failing []string
 }
 
 // readHealth asks ELB for the health of every target of tg.
@@ -24,14 +25,18 @@ func (r *run) readHealth(ctx context.Context, tg string) (tgHealth, error) {
 	if err != nil {
 		return tgHealth{}, fmt.Errorf("describe target health of %s: %w", tg, err)
 	}
-	h := tgHealth{arn: tg}
+	var h tgHealth
 	for _, d := range out.TargetHealthDescriptions {
 		switch state := d.TargetHealth.State; state {
 		case elbtypes.TargetHealthStateEnumHealthy:
 			h.healthy++
 		case elbtypes.TargetHealthStateEnumDraining:
 		default:
-			h.bad = append(h.bad, fmt.Sprintf("%s:%d %s (%s)", aws.ToString(d.Target.Id), aws.ToInt32(d.Target.Port), state, d.TargetHealth.Reason))
+			desc := fmt.Sprintf("%s:%d %s (%s)", aws.ToString(d.Target.Id), aws.ToInt32(d.Target.Port), state, d.TargetHealth.Reason)
+			h.bad = append(h.bad, desc)
+			if state == elbtypes.TargetHealthStateEnumUnhealthy || state == elbtypes.TargetHealthStateEnumUnavailable {
+				h.failing = append(h.failing, desc)
+			}
 		}
 	}
 	return h, nil
@@ -45,6 +50,20 @@ func (h tgHealth) readyForAll(want int) (bool, string) {
 		return true, ""
 	}
 	return false, h.describe(want)
+}
+
+// servingWell says whether a target group that serves is well: no target
+// fails its health checks and at least one is healthy. Targets still
+// starting (a scale-out, a replaced task) do not count against it.
+func (h tgHealth) servingWell() (bool, string) {
+	if len(h.failing) == 0 && h.healthy > 0 {
+		return true, ""
+	}
+	s := fmt.Sprintf("%d healthy targets", h.healthy)
+	if len(h.failing) > 0 {
+		s += "; " + strings.Join(h.failing, ", ")
+	}
+	return false, s
 }
 
 // readyForSome says whether the target group may take traffic back in a

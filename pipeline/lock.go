@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,17 +93,20 @@ var ErrLockLost = errors.New("deploy lock lost")
 // ErrLockerClosed is returned by Acquire once Close has begun.
 var ErrLockerClosed = errors.New("locker closed")
 
-// heartbeatRetries lets a heartbeat or status write whose answer was lost
-// (it landed, then the SDK's retry met the changed record version) find
-// out that it landed, rather than counting the lock as lost.
-var heartbeatRetries = dynamolock.HeartbeatRetries(3, 100*time.Millisecond)
+// ownHolding makes heartbeats and status writes conditional on the lock
+// item's owner only, not on the record version this process last wrote:
+// a write that landed but whose answer was lost changed the version
+// without this process learning it. That is safe because every holding of
+// a lock has an owner name of its own (Locker.Acquire).
+var ownHolding = dynamolock.UnsafeMatchOwnerOnly()
 
 // Locker takes deploy locks: one DynamoDB item per app and environment,
-// renewed by heartbeats, with no fixed expiry.
+// renewed by heartbeats, with no fixed expiry. Each holding of a lock has
+// an owner name of its own, the locker's Owner and the run ID.
 type Locker struct {
 	cfg    LockConfig
 	db     DynamoDBAPI
-	client *dynamolock.Client
+	client *dynamolock.Client // for CreateTable
 
 	mu     sync.Mutex
 	closed bool
@@ -116,16 +120,23 @@ func NewLocker(db DynamoDBAPI, cfg LockConfig) (*Locker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := dynamolock.New(db, cfg.Table,
-		dynamolock.WithLeaseDuration(cfg.Lease),
-		// Heartbeats are sent by Lock itself, so a deploy that stops
-		// (crash, shutdown) stops renewing its own lock and nothing else.
-		dynamolock.WithHeartbeatPeriod(0),
-		dynamolock.WithOwnerName(cfg.Owner))
+	l := &Locker{cfg: cfg, db: db}
+	c, err := l.newClient(cfg.Owner)
 	if err != nil {
 		return nil, err
 	}
-	return &Locker{cfg: cfg, db: db, client: c}, nil
+	l.client = c
+	return l, nil
+}
+
+// newClient returns a dynamolock client acting as owner. Heartbeats are
+// sent by Lock itself, so a deploy that stops (crash, shutdown) stops
+// renewing its own lock and nothing else.
+func (l *Locker) newClient(owner string) (*dynamolock.Client, error) {
+	return dynamolock.New(l.db, l.cfg.Table,
+		dynamolock.WithLeaseDuration(l.cfg.Lease),
+		dynamolock.WithHeartbeatPeriod(0),
+		dynamolock.WithOwnerName(owner))
 }
 
 // CreateTable creates the lock table, for local use, and waits until it
@@ -188,7 +199,13 @@ func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*
 	}
 	l.held.Add(1)
 	l.mu.Unlock()
-	lk, err := l.client.AcquireLockWithContext(ctx, key,
+	runID := randomID()
+	client, err := l.newClient(l.cfg.Owner + "/" + runID)
+	if err != nil {
+		l.held.Done()
+		return nil, Status{}, false, err
+	}
+	lk, err := client.AcquireLockWithContext(ctx, key,
 		dynamolock.WithRefreshPeriod(l.cfg.Heartbeat),
 		dynamolock.WithAdditionalTimeToWaitForLock(max(wait, l.cfg.Heartbeat)))
 	if err != nil {
@@ -200,7 +217,7 @@ func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*
 		}
 		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
-	held := &Lock{locker: l, key: key, lock: lk, runID: randomID(), stop: make(chan struct{}), done: make(chan struct{})}
+	held := &Lock{locker: l, client: client, key: key, lock: lk, runID: runID, stop: make(chan struct{}), done: make(chan struct{})}
 	go held.heartbeat()
 	prev, ok, err := decodeStatus(lk.Data())
 	if err != nil {
@@ -212,6 +229,7 @@ func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*
 // Lock is a held deploy lock.
 type Lock struct {
 	locker   *Locker
+	client   *dynamolock.Client // acting as this holding's owner
 	key      string
 	lock     *dynamolock.Lock
 	runID    string
@@ -224,7 +242,16 @@ type Lock struct {
 	lost    error
 	last    time.Time // last successful heartbeat
 	onStop  func(StopRequest)
+	onLost  func(error)
 	stopped bool
+}
+
+// OnLost registers fn, called once, from the heartbeat, when the lock is
+// lost: another owner took it, or no write landed for a lease.
+func (lk *Lock) OnLost(fn func(error)) {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	lk.onLost = fn
 }
 
 // RunID identifies this holding of the lock: every acquisition, a first
@@ -240,9 +267,8 @@ func (lk *Lock) OnStopRequest(fn func(StopRequest)) {
 }
 
 // heartbeat renews the lock until stopped, and looks for a request to
-// stop after each renewal. A heartbeat in flight is never cancelled: were
-// its write applied but its answer lost, the lock's version here would no
-// longer match the table's.
+// stop after each renewal. A heartbeat is not cancelled with the deploy: it
+// runs to its own timeout, a lease.
 func (lk *Lock) heartbeat() {
 	defer close(lk.done)
 	cfg := lk.locker.cfg
@@ -258,7 +284,7 @@ func (lk *Lock) heartbeat() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lease)
-		err := lk.locker.client.SendHeartbeatWithContext(ctx, lk.lock, heartbeatRetries)
+		err := lk.client.SendHeartbeatWithContext(ctx, lk.lock, ownHolding)
 		if err == nil {
 			lk.checkStopRequest(ctx)
 		}
@@ -272,9 +298,12 @@ func (lk *Lock) heartbeat() {
 		case time.Since(lk.last) > cfg.Lease-cfg.Heartbeat:
 			lk.lost = fmt.Errorf("%w: %s: heartbeats failing for %v: %v", ErrLockLost, lk.key, time.Since(lk.last).Round(time.Millisecond), err)
 		}
-		lost := lk.lost != nil
+		lost, onLost := lk.lost, lk.onLost
 		lk.mu.Unlock()
-		if lost {
+		if lost != nil {
+			if onLost != nil {
+				onLost(lost)
+			}
 			return
 		}
 	}
@@ -330,7 +359,7 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 		}
 		// Not cancelled with ctx, for the same reason as heartbeats.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
-		err := lk.locker.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(data), heartbeatRetries)
+		err := lk.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(data), ownHolding)
 		cancel()
 		lk.mu.Lock()
 		switch {
@@ -374,15 +403,32 @@ func (lk *Lock) release(ctx context.Context, data []byte) error {
 	lk.stopHeartbeat()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
 	defer cancel()
-	opts := []dynamolock.ReleaseLockOption{dynamolock.WithDeleteLock(false)}
+	// Conditional on the owner only, as heartbeats are: a lost answer may
+	// have moved the record version on. Written again, it changes nothing.
+	set := "SET #released = :one"
+	values := map[string]ddbtypes.AttributeValue{":one": &ddbtypes.AttributeValueMemberS{Value: "1"}, ":owner": &ddbtypes.AttributeValueMemberS{Value: lk.owner()}}
+	names := map[string]string{"#released": "isReleased", "#owner": "ownerName", "#key": "key"}
 	if data != nil {
-		opts = append(opts, dynamolock.WithDataAfterRelease(data))
+		set += ", #data = :data"
+		names["#data"] = "data"
+		values[":data"] = &ddbtypes.AttributeValueMemberB{Value: data}
 	}
-	if _, err := lk.locker.client.ReleaseLockWithContext(ctx, lk.lock, opts...); err != nil {
+	_, err := lk.locker.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(lk.locker.cfg.Table),
+		Key:                       map[string]ddbtypes.AttributeValue{"key": &ddbtypes.AttributeValueMemberS{Value: lk.key}},
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("attribute_exists(#key) AND #owner = :owner"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if err != nil {
 		return fmt.Errorf("release deploy lock %s: %w", lk.key, err)
 	}
 	return nil
 }
+
+// owner is this holding's owner name in the lock item.
+func (lk *Lock) owner() string { return lk.locker.cfg.Owner + "/" + lk.runID }
 
 // Abandon stops renewing the lock without releasing it, as a process that
 // dies would: another deploy can take it after one lease, and resume.
@@ -393,8 +439,8 @@ func (lk *Lock) Abandon() { lk.stopHeartbeat() }
 type LockItem struct {
 	// Data is the status, encoded.
 	Data []byte
-	// Owner and RecordVersion say who holds the lock and how recently:
-	// every heartbeat writes a new record version.
+	// Owner (the daemon's name) and RecordVersion say who holds the lock
+	// and how recently: every heartbeat writes a new record version.
 	Owner, RecordVersion string
 	// Released says nobody holds the lock.
 	Released bool
@@ -431,7 +477,12 @@ func (l *Locker) Peek(ctx context.Context, key string) (LockItem, bool, error) {
 		}
 		return v.Value
 	}
-	it := LockItem{Owner: str(out.Item, "ownerName"), RecordVersion: str(out.Item, "recordVersionNumber")}
+	// The item's owner is the daemon's name and the holding's run ID.
+	owner := str(out.Item, "ownerName")
+	if i := strings.LastIndex(owner, "/"); i >= 0 {
+		owner = owner[:i]
+	}
+	it := LockItem{Owner: owner, RecordVersion: str(out.Item, "recordVersionNumber")}
 	_, it.Released = out.Item["isReleased"]
 	if d, ok := out.Item["data"].(*ddbtypes.AttributeValueMemberB); ok {
 		it.Data = d.Value

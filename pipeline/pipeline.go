@@ -47,8 +47,9 @@ type Config struct {
 	Getenv func(string) string
 	// Environ lists the daemon's environment. Default os.Environ.
 	Environ func() []string
-	// PreemptWait is how long a rollback or an abort waits for a running
-	// deploy it asked to stop to reach a safe point. Default 2m.
+	// PreemptWait is how long a rollback or an abort goes on asking a
+	// running deploy to stop and waiting for the lock; the last wait may
+	// take one lease more. Default 2m.
 	PreemptWait time.Duration
 	// CommandGrace is how long a command asked to stop (SIGTERM) by a
 	// rollback or an abort has before it is killed (SIGKILL). Default 10s.
@@ -170,7 +171,8 @@ func Permanent(err error) bool {
 
 // Run carries a request through the pipeline and returns the final status.
 // A panic inside a step ends the deploy as failed, with a status a resume
-// can continue, and the lock released.
+// can continue and the lock released; a panic while it ends leaves the
+// lock abandoned. Nothing renews the lock once Run has returned.
 func (p *Pipeline) Run(ctx context.Context, req Request) (st Status, err error) {
 	if req.Mode == "" {
 		req.Mode = ModeDeploy
@@ -189,7 +191,12 @@ func (p *Pipeline) Run(ctx context.Context, req Request) (st Status, err error) 
 		if v := recover(); v != nil {
 			st, err = r.panicked(ctx, v)
 		}
+		// Whatever happened, nothing renews the lock of a run that ended.
+		if r.lock != nil {
+			r.lock.Abandon()
+		}
 	}()
+	r.shutdown = ctx
 	if req.Mode == ModeRollback || req.Mode == ModeAbort {
 		return r.preempt(ctx)
 	}
@@ -209,6 +216,9 @@ type run struct {
 	log  zerolog.Logger
 	// prev is the status a new deploy found under the lock.
 	prev Status
+	// shutdown is the request's context: it ends when the daemon stops,
+	// not when a rollback or an abort asks the run to stop.
+	shutdown context.Context
 	// released says the lock is no longer held by this run.
 	released bool
 }
@@ -265,16 +275,13 @@ func (r *run) letGo(ctx context.Context, err error) (Status, error) {
 	return Status{}, errors.Join(err, r.lock.ReleaseUnchanged(ctx))
 }
 
-// answerAgain answers a request whose operation already ended.
-func (r *run) answerAgain(ctx context.Context, prev Status) (Status, error) {
+// answerAgain answers a request the status already answers (answerFor).
+func (r *run) answerAgain(ctx context.Context, st Status, answer error) (Status, error) {
 	r.released = true
 	if err := r.lock.ReleaseUnchanged(ctx); err != nil {
-		return Status{}, err
+		return Status{}, errors.Join(answer, err)
 	}
-	if prev.State == StateRolledBack {
-		return prev, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, prev.Error)}
-	}
-	return prev, nil
+	return st, answer
 }
 
 // begin records the status the run starts from, takes stop requests for
@@ -345,17 +352,19 @@ func (r *run) fail(ctx context.Context, step int, err error) (Status, error) {
 	r.st.State, r.st.Step, r.st.Error = StateFailed, step, err.Error()+"; "+r.nextAdvice()
 	r.st.UpdatedAt = r.p.cfg.Clock.Now().UTC()
 	r.emit(ctx, events.StepFailed, step, "", err)
-	r.released = true
-	if errors.Is(err, ErrLockLost) {
+	switch {
+	case errors.Is(err, ErrLockLost):
 		r.lock.Abandon()
-	} else {
-		if cerr := r.closeFailed(ctx, step); cerr != nil {
+	case errors.Is(err, ErrPreempted):
+		// The rollback or abort that asked closes what needs closing.
+		err = errors.Join(err, r.lock.Release(ctx, r.st))
+	default:
+		if cerr := r.closeFailed(step); cerr != nil {
 			r.st.Error += "; " + cerr.Error()
 		}
-		if relErr := r.lock.Release(ctx, r.st); relErr != nil {
-			err = errors.Join(err, relErr)
-		}
+		err = errors.Join(err, r.lock.Release(ctx, r.st))
 	}
+	r.released = true
 	r.record(ctx, false)
 	r.emit(ctx, events.DeployFailed, 0, r.nextAdvice(), err)
 	return r.st, err
@@ -376,8 +385,11 @@ func (r *run) record(ctx context.Context, success bool) {
 
 // nextAdvice says what to send after a failure.
 func (r *run) nextAdvice() string {
-	if r.st.RollingBack {
+	switch {
+	case r.st.RollingBack:
 		return "send resume or rollback to finish the rollback, or start-over with a build that works"
+	case r.st.Mode == ModeAbort:
+		return "send abort or resume to finish closing deploy " + r.st.Closes + ", or start-over"
 	}
 	return "send resume to continue this deploy, start-over to begin again, or rollback once traffic has moved"
 }
@@ -399,7 +411,7 @@ func (r *run) finish(ctx context.Context, state State, cause error) (Status, err
 	case state == StateRolledBack:
 		r.emit(ctx, events.DeployRolledBack, 0, "traffic is back on the previous task set", cause)
 		return r.st, cause
-	case r.st.Closes != "" || r.st.Mode == ModeAbort:
+	case r.st.Mode == ModeAbort:
 		r.emit(ctx, events.DeploySucceeded, 0, r.st.Error, nil)
 	case r.st.RollingBack:
 		r.emit(ctx, events.DeploySucceeded, 0, fmt.Sprintf("rolled back: %s serves %s again", r.st.PreviousColour, r.st.previous()), nil)

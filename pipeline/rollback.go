@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -23,13 +24,10 @@ import (
 //     before it still runs;
 //   - anything else has nothing to roll back, and nothing changes.
 func (r *run) preempt(ctx context.Context) (Status, error) {
-	if err := r.askToStop(ctx); err != nil {
-		return Status{}, err
-	}
 	if err := r.hook(BeforeStep, StepLock); err != nil {
 		return Status{}, err
 	}
-	prev, hasPrev, err := r.acquire(ctx, r.p.cfg.PreemptWait)
+	prev, hasPrev, err := r.takeOver(ctx)
 	if err != nil {
 		return Status{}, err
 	}
@@ -37,9 +35,12 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 		return r.crash(err)
 	}
 	op := r.req.Mode
+	if st, answer, ok := prev.answerFor(r.req.DeployID); hasPrev && ok {
+		return r.answerAgain(ctx, st, answer)
+	}
 	switch {
-	case hasPrev && prev.DeployID == r.req.DeployID && prev.Finished():
-		return r.answerAgain(ctx, prev)
+	case !prev.Finished() && prev.Mode == ModeAbort:
+		return r.finishAbort(ctx, prev)
 	case !hasPrev:
 		return r.refuse(ctx, prev, fmt.Errorf("%w: %s has never been deployed", ErrNothingToRollBack, r.key))
 	case !prev.Finished() && prev.RollingBack:
@@ -60,7 +61,7 @@ func (r *run) preempt(ctx context.Context) (Status, error) {
 	if !found || aws.ToString(ts.Status) == "DRAINING" {
 		return r.refuse(ctx, prev, fmt.Errorf("%w: task set %s, which served before deploy %s, is gone", ErrNothingToRollBack, prev.PreviousTaskSetArn, prev.DeployID))
 	}
-	r.st = r.rollbackOf(prev, "")
+	r.st = r.rollbackOf(prev)
 	if err := r.begin(ctx, fmt.Sprintf("roll back deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.previous())); err != nil {
 		return r.fail(ctx, r.st.Step, err)
 	}
@@ -83,8 +84,25 @@ func (r *run) continueRollback(ctx context.Context, prev Status) (Status, error)
 	return st, nil
 }
 
+// takeOver takes the lock for a rollback or an abort within PreemptWait:
+// each round it asks whoever runs on the lock now to stop (a deploy that
+// took the lock meanwhile has a run ID of its own), then waits a few
+// heartbeats for the lock.
+func (r *run) takeOver(ctx context.Context) (Status, bool, error) {
+	deadline := time.Now().Add(r.p.cfg.PreemptWait)
+	for {
+		if err := r.askToStop(ctx); err != nil {
+			return Status{}, false, err
+		}
+		prev, ok, err := r.acquire(ctx, 0)
+		if err == nil || !errors.Is(err, ErrLockHeld) || time.Now().After(deadline) {
+			return prev, ok, err
+		}
+	}
+}
+
 // askToStop asks the deploy running on the lock, if any, to stop at its
-// next safe point.
+// next safe point. A running rollback is not asked: it runs to its end.
 func (r *run) askToStop(ctx context.Context) error {
 	it, ok, err := r.p.cfg.Locker.Peek(ctx, r.key)
 	if err != nil || !ok || it.Released {
@@ -94,7 +112,7 @@ func (r *run) askToStop(ctx context.Context) error {
 	if err != nil {
 		return permanentError{err}
 	}
-	if !ok || st.RunID == "" || st.State != StateRunning || st.DeployID == r.req.DeployID {
+	if !ok || st.RunID == "" || st.State != StateRunning || st.DeployID == r.req.DeployID || st.RollingBack {
 		return nil
 	}
 	r.log.Info().Str("running_deploy_id", st.DeployID).Int("step", st.Step).Msg("asking the running deploy to stop")
@@ -117,20 +135,29 @@ func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) 
 		if prev.PreviousTaskSetArn == "" {
 			return r.refuse(ctx, prev, fmt.Errorf("%w: deploy %s moved traffic, but nothing served before it", ErrNothingToRollBack, prev.DeployID))
 		}
-		r.st = r.rollbackOf(prev, prev.DeployID)
+		r.st = r.rollbackOf(prev)
 		if err := r.begin(ctx, fmt.Sprintf("roll back unfinished deploy %s: %s serves %s again", prev.DeployID, prev.PreviousColour, prev.previous())); err != nil {
 			return r.fail(ctx, r.st.Step, err)
 		}
 		return r.rollBack(ctx)
 	}
-	reason := fmt.Sprintf("%s %s stopped at step %d (%s) before moving traffic", prev.Mode, prev.DeployID, prev.Step, stepName(prev.Step))
 	if r.req.Mode == ModeRollback {
-		return r.refuse(ctx, prev, fmt.Errorf("%w: %s: resume or start over (or abort it)", ErrUnfinished, reason))
+		return r.refuse(ctx, prev, fmt.Errorf("%w: %s %s stopped at step %d (%s) before moving traffic: resume or start over (or abort it)",
+			ErrUnfinished, prev.Mode, prev.DeployID, prev.Step, stepName(prev.Step)))
 	}
-	r.st = prev
-	r.st.DeployID, r.st.Mode, r.st.Closes = r.req.DeployID, ModeAbort, prev.DeployID
-	r.st.RequestedBy, r.st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
-	if err := r.begin(ctx, "abort "+reason); err != nil {
+	abort := prev
+	abort.DeployID, abort.Mode, abort.Closes = r.req.DeployID, ModeAbort, prev.DeployID
+	abort.RequestedBy, abort.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
+	return r.finishAbort(ctx, abort)
+}
+
+// finishAbort closes the deploy an abort closes: its post-deploy commands
+// run if its pre-deploy commands did, and the status says aborted. An abort
+// that stopped half-way is finished the same way, never resumed as the
+// deploy it closes.
+func (r *run) finishAbort(ctx context.Context, abort Status) (Status, error) {
+	r.st = abort
+	if err := r.begin(ctx, "abort deploy "+abort.Closes); err != nil {
 		return r.fail(ctx, r.st.Step, err)
 	}
 	if r.st.CommandsOpen {
@@ -138,14 +165,16 @@ func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) 
 			return r.fail(ctx, r.st.Step, err)
 		}
 	}
-	return r.finish(ctx, StateAborted, fmt.Errorf("aborted %s; what served before still serves", reason))
+	return r.finish(ctx, StateAborted, fmt.Errorf("aborted deploy %s, stopped at step %d (%s) before moving traffic; what served before still serves",
+		abort.Closes, abort.Step, stepName(abort.Step)))
 }
 
-// rollbackOf is the status of a new rollback of the deploy prev describes;
-// closes names prev if it did not finish.
-func (r *run) rollbackOf(prev Status, closes string) Status {
+// rollbackOf is the status of a new rollback of the deploy prev describes,
+// which it closes: a request for that deploy sent again is answered as
+// rolled back.
+func (r *run) rollbackOf(prev Status) Status {
 	st := prev
-	st.DeployID, st.Mode, st.Closes, st.RollingBack = r.req.DeployID, r.req.Mode, closes, true
+	st.DeployID, st.Mode, st.Closes, st.RollingBack = r.req.DeployID, r.req.Mode, prev.DeployID, true
 	st.State, st.Step, st.Error = StateRunning, StepReadColour, ""
 	st.RequestedBy, st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
 	st.SkipCommands = r.req.SkipCommands
@@ -256,6 +285,10 @@ func (r *run) rollbackFailure(ctx context.Context, err error) error {
 // closeCommands runs the post-deploy commands as the close of an operation
 // that does not end with the new build serving: they see the task
 // definition that serves at the end.
+//
+// They render the build that serves at the end when it is known
+// (PreviousArtifact), else the deploy's own. With nothing serving at all
+// there is nothing to render them for: they are skipped, and the log says so.
 func (r *run) closeCommands(ctx context.Context) error {
 	if r.st.SkipCommands || len(r.app.PostDeployCommandTemplates) == 0 {
 		r.st.CommandsOpen = false
@@ -265,7 +298,16 @@ func (r *run) closeCommands(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.runCommands(ctx, "post-deploy", r.app.PostDeployCommandTemplates, td); err != nil {
+	if td == "" {
+		r.log.Warn().Msg("no task set serves: the post-deploy commands are skipped")
+		r.st.CommandsOpen = false
+		return nil
+	}
+	art := r.st.Artifact
+	if r.st.PreviousArtifact != nil {
+		art = *r.st.PreviousArtifact
+	}
+	if err := r.runCommandsFor(ctx, "post-deploy", r.app.PostDeployCommandTemplates, art, td); err != nil {
 		return err
 	}
 	r.st.CommandsOpen = false
@@ -273,24 +315,37 @@ func (r *run) closeCommands(ctx context.Context) error {
 }
 
 // servingTaskDefinition is the task definition of the task set that served
-// before this deploy and serves after its close.
+// before this deploy and serves after its close: PreviousTaskSetArn, or,
+// when the deploy stopped before step 3 recorded it, the PRIMARY task set.
+// "" when there is none.
 func (r *run) servingTaskDefinition(ctx context.Context) (string, error) {
-	if r.st.PreviousTaskSetArn == "" {
-		return "", errors.New("no task set served before this deploy")
+	if r.st.PreviousTaskSetArn != "" {
+		ts, found, err := r.describeTaskSet(ctx, r.st.PreviousTaskSetArn)
+		switch {
+		case err != nil:
+			return "", err
+		case !found:
+			return "", fmt.Errorf("task set %s is gone", r.st.PreviousTaskSetArn)
+		}
+		return aws.ToString(ts.TaskDefinition), nil
 	}
-	ts, found, err := r.describeTaskSet(ctx, r.st.PreviousTaskSetArn)
+	sets, err := r.listTaskSets(ctx)
 	if err != nil {
 		return "", err
 	}
-	if !found {
-		return "", fmt.Errorf("task set %s is gone", r.st.PreviousTaskSetArn)
+	for _, ts := range sets {
+		if aws.ToString(ts.Status) == "PRIMARY" {
+			return aws.ToString(ts.TaskDefinition), nil
+		}
 	}
-	return aws.ToString(ts.TaskDefinition), nil
+	return "", nil
 }
 
 // closeFailed runs the post-deploy commands of a deploy that failed before
-// moving traffic, if its pre-deploy commands ran.
-func (r *run) closeFailed(ctx context.Context, step int) error {
+// moving traffic, if its pre-deploy commands ran. They stop with a
+// shutdown; the status then keeps CommandsOpen, and a resume closes them.
+func (r *run) closeFailed(step int) error {
+	ctx := r.shutdown
 	if !r.st.CommandsOpen || r.st.RollingBack || step > StepSwap {
 		return nil
 	}

@@ -84,6 +84,23 @@ func (s Status) Finished() bool {
 	return s.State == StateSucceeded || s.State == StateRolledBack || s.State == StateAborted
 }
 
+// answerFor answers a request with ID id from the status: the operation
+// it names finished, or it was closed by the operation the status records
+// (a rollback or an abort). ok is false when the status says nothing of id.
+func (s Status) answerFor(id string) (Status, error, bool) {
+	switch {
+	case s.Closes == id && s.Mode == ModeAbort:
+		return s, permanentError{fmt.Errorf("%w: deploy %s was aborted by %s", ErrUnfinished, id, s.DeployID)}, true
+	case s.Closes == id:
+		return s, permanentError{fmt.Errorf("%w: deploy %s was rolled back by %s", ErrRolledBack, id, s.DeployID)}, true
+	case s.DeployID != id || !s.Finished():
+		return Status{}, nil, false
+	case s.State == StateRolledBack:
+		return s, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, s.Error)}, true
+	}
+	return s, nil, true
+}
+
 // movedTraffic says whether the deploy got as far as the swap; at step 9
 // only the listener can tell whether the swap was done.
 func (s Status) movedTraffic() bool { return s.Step > StepSwap }

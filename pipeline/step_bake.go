@@ -46,14 +46,16 @@ func (r *run) bake(ctx context.Context) error {
 	}
 }
 
-// bakeCheck returns what is wrong with the new task set, or "".
+// bakeCheck returns what is wrong with the new task set, or "": a target
+// failing its health checks, no healthy target, or an alarm in ALARM.
 func (r *run) bakeCheck(ctx context.Context) (string, error) {
-	ok, why, err := r.newReady(ctx)
+	tg := r.env.TargetGroupARNs[r.st.NewColour]
+	h, err := r.readHealth(ctx, tg)
 	if err != nil {
 		return "", err
 	}
-	if !ok {
-		return fmt.Sprintf("%s target group %s: %s", r.st.NewColour, r.env.TargetGroupARNs[r.st.NewColour], why), nil
+	if ok, why := h.servingWell(); !ok {
+		return fmt.Sprintf("%s target group %s: %s", r.st.NewColour, tg, why), nil
 	}
 	alarms, err := r.readAlarms(ctx)
 	if err != nil {

@@ -13,8 +13,13 @@ import (
 )
 
 func (r *run) templateData(taskDefinition string) map[string]any {
+	return r.templateDataFor(r.st.Artifact, taskDefinition)
+}
+
+// templateDataFor is what templates see for build art.
+func (r *run) templateDataFor(art Artifact, taskDefinition string) map[string]any {
 	account := cmp.Or(r.env.AccountID, r.p.cfg.Deploy.ConfigAccountID)
-	return templateData(r.req.Env, r.p.cfg.Deploy.region(r.env), account, r.st.Artifact, taskDefinition)
+	return templateData(r.req.Env, r.p.cfg.Deploy.region(r.env), account, art, taskDefinition)
 }
 
 // registerTaskDefinition is step 5. A resume reuses the one registered
@@ -131,8 +136,8 @@ func (r *run) createTaskSet(ctx context.Context) error {
 }
 
 // waitStable is step 7: wait until the new task set is STEADY_STATE with
-// its running count reached. It fails as soon as one of its tasks stops on
-// its own, with the stop reason.
+// its running count reached. It fails fast, with the stop reason, when its
+// tasks stop for the build's fault (stoppedTasks).
 //
 // Each poll is one DescribeTaskSets. Steady state cannot come before every
 // task runs, so while some are still starting it polls every SlowPoll, and

@@ -90,15 +90,11 @@ func (r *run) serveColour(ctx context.Context, colour string, ready readyFunc) e
 // swap is step 9.
 func (r *run) swap(ctx context.Context) error { return r.serveColour(ctx, r.st.NewColour, r.newReady) }
 
-// setPrimary makes the task set PRIMARY unless it already is.
+// setPrimary makes the task set PRIMARY. It writes even when a read says
+// the task set is PRIMARY already: reads may lag, and a stale one would say
+// so of a task set demoted since; the write acts on the true state and
+// changes nothing when there is nothing to change.
 func (r *run) setPrimary(ctx context.Context, arn string) error {
-	ts, found, err := r.describeTaskSet(ctx, arn)
-	if err != nil {
-		return err
-	}
-	if found && aws.ToString(ts.Status) == "PRIMARY" {
-		return nil
-	}
 	if err := r.lock.Check(); err != nil {
 		return err
 	}

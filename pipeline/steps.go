@@ -1,6 +1,9 @@
 package pipeline
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+)
 
 // The twelve steps of a deploy.
 const (
@@ -33,12 +36,8 @@ var stepNames = [...]string{
 	StepPostDeploy:     "post-deploy commands",
 }
 
-func stepName(n int) string {
-	if n < 1 || n >= len(stepNames) {
-		return "?"
-	}
-	return stepNames[n]
-}
+// stepName is StepName for messages: "?" for no step.
+func stepName(n int) string { return cmp.Or(StepName(n), "?") }
 
 // StepName names step n (1 to 12), as events carry it; "" for no step.
 func StepName(n int) string {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
 
@@ -73,16 +71,12 @@ func isPermanentPoll(err error) bool {
 func (r *run) waitTaskSet(ctx context.Context, arn string, timeout time.Duration, what string, done func(ecstypes.TaskSet) bool) (bool, error) {
 	found := true
 	err := r.poll(ctx, timeout, what, func() (bool, error) {
-		out, err := r.aws.ECS.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
-			Cluster: aws.String(r.env.Cluster), Service: aws.String(r.env.Family), TaskSets: []string{arn}})
-		if err != nil {
-			return false, fmt.Errorf("describe task set %s: %w", arn, err)
+		ts, ok, err := r.describeTaskSet(ctx, arn)
+		if err != nil || !ok {
+			found = ok
+			return !ok && err == nil, err
 		}
-		if len(out.TaskSets) == 0 {
-			found = false
-			return true, nil
-		}
-		return done(out.TaskSets[0]), nil
+		return done(ts), nil
 	})
 	return found, err
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ecs-deploy/internal/testbed"
 )
 
 // TestSandboxStory builds the daemon, runs `daemon -sandbox` as a process
@@ -18,11 +20,7 @@ import (
 // process exits 0 within a minute.
 func TestSandboxStory(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "daemon")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbed.Command(t, "daemon")
 	git, err := exec.LookPath("git")
 	if err != nil {
 		t.Fatal(err)

@@ -21,37 +21,9 @@ import (
 	"ecs-deploy/internal/testbed"
 )
 
-var daemonBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// buildDaemon builds this command once per test binary.
-func buildDaemon(t *testing.T) string {
-	t.Helper()
-	daemonBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ecs-deploy-daemon-test")
-		if err != nil {
-			daemonBin.err = err
-			return
-		}
-		daemonBin.path = filepath.Join(dir, "daemon")
-		if out, err := exec.Command("go", "build", "-o", daemonBin.path, ".").CombinedOutput(); err != nil {
-			daemonBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if daemonBin.err != nil {
-		t.Fatal(daemonBin.err)
-	}
-	return daemonBin.path
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if daemonBin.path != "" {
-		os.RemoveAll(filepath.Dir(daemonBin.path))
-	}
+	testbed.RemoveCommands()
 	os.Exit(code)
 }
 
@@ -91,7 +63,7 @@ type pageApp struct {
 // kept in .artifacts/status-page.png (ignored by git).
 func TestStatusPageInChromium(t *testing.T) {
 	browser := chromium(t)
-	bin := buildDaemon(t)
+	bin := testbed.Command(t, "daemon")
 	dir := t.TempDir()
 	port := testbed.FreePort(t)
 	cmd := exec.Command(bin, "-sandbox", "-serve", "-listen", fmt.Sprintf("127.0.0.1:%d", port))

@@ -128,7 +128,7 @@ func TestPoliciesMatchWhatEachRoleCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	daemonBin, enqueueBin := build(t)
+	daemonBin, enqueueBin := testbed.Command(t, "daemon"), testbed.Command(t, "enqueue")
 	common := []string{"-topic-arn", res.TopicArn, "-poll", "100ms", "-slow-poll", "200ms", "-bake-poll", "200ms",
 		"-lock-lease", "3s", "-lock-heartbeat", "500ms", "-visibility-timeout", "3s", "-log-format", "json"}
 
@@ -308,46 +308,9 @@ func envFor(s *sandbox.Stack, key string) []string {
 		"PATH="+os.Getenv("PATH"), "HOME="+os.TempDir())
 }
 
-var bins struct {
-	once            sync.Once
-	daemon, enqueue string
-	err             error
-}
-
-func build(t *testing.T) (string, string) {
-	t.Helper()
-	bins.once.Do(func() {
-		root, err := testbed.Root()
-		if err != nil {
-			bins.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "ecs-deploy-iam")
-		if err != nil {
-			bins.err = err
-			return
-		}
-		for name, out := range map[string]*string{"daemon": &bins.daemon, "enqueue": &bins.enqueue} {
-			*out = filepath.Join(dir, name)
-			cmd := exec.Command("go", "build", "-o", *out, "./cmd/"+name)
-			cmd.Dir = root
-			if b, err := cmd.CombinedOutput(); err != nil {
-				bins.err = fmt.Errorf("build %s: %v\n%s", name, err, b)
-				return
-			}
-		}
-	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
-	}
-	return bins.daemon, bins.enqueue
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.daemon != "" {
-		os.RemoveAll(filepath.Dir(bins.daemon))
-	}
+	testbed.RemoveCommands()
 	os.Exit(code)
 }
 

@@ -34,11 +34,11 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 //
 // The latest build with a tag is found by querying the project newest
 // first, filtered on the tag, and stopping at the first match: a build
-// being promoted is among the newest, so this reads little. Results are
-// Attribute names always go through ExpressionAttributeNames (value is a
-// reserved word). Results are written with one conditional UpdateItem that sets the result tag and its
-// time together only if no later result is there, so concurrent recorders
-// cannot put a late failure over a later success.
+// being promoted is among the newest, so this reads little. Attribute
+// names always go through ExpressionAttributeNames (value is a reserved
+// word). Results are written with one conditional UpdateItem that sets the
+// result tag and its time together only if no later result is there, so
+// concurrent recorders cannot put a late failure over a later success.
 type Dynamo struct {
 	DB    DynamoDBAPI
 	Table string

@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
+
+	"ecs-deploy/pipeline"
 )
 
 // CloudTamerConfig sets up CloudTamer (Kion) credentials.
@@ -69,7 +71,7 @@ func (c *CloudTamerConfig) setDefaults() {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = pipeline.RealClock{}.Sleep
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 4
@@ -407,15 +409,4 @@ func parseTime(s string, def time.Time) time.Time {
 		}
 	}
 	return def
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -31,47 +31,9 @@ import (
 	"ecs-deploy/internal/testbed"
 )
 
-var bins struct {
-	once            sync.Once
-	daemon, enqueue string
-	err             error
-}
-
-// build compiles the two commands once per test binary.
-func build(t *testing.T) (daemon, enqueue string) {
-	t.Helper()
-	bins.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ecs-deploy-e2e")
-		if err != nil {
-			bins.err = err
-			return
-		}
-		root, err := testbed.Root()
-		if err != nil {
-			bins.err = err
-			return
-		}
-		for name, out := range map[string]*string{"daemon": &bins.daemon, "enqueue": &bins.enqueue} {
-			*out = filepath.Join(dir, name)
-			cmd := exec.Command("go", "build", "-o", *out, "./cmd/"+name)
-			cmd.Dir = root
-			if b, err := cmd.CombinedOutput(); err != nil {
-				bins.err = fmt.Errorf("build %s: %v\n%s", name, err, b)
-				return
-			}
-		}
-	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
-	}
-	return bins.daemon, bins.enqueue
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.daemon != "" {
-		os.RemoveAll(filepath.Dir(bins.daemon))
-	}
+	testbed.RemoveCommands()
 	os.Exit(code)
 }
 
@@ -297,7 +259,7 @@ func (w *world) startDaemon(name string, extra ...string) *daemon {
 // startDaemonWith starts a daemon with variables added to its environment.
 func (w *world) startDaemonWith(name string, env []string, extra ...string) *daemon {
 	w.t.Helper()
-	bin, _ := build(w.t)
+	bin := testbed.Command(w.t, "daemon")
 	port := testbed.FreePort(w.t)
 	args := append([]string{"-create-resources"}, w.storeArgs...)
 	args = append(args, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-owner", name,
@@ -394,7 +356,7 @@ func (d *daemon) kill() {
 // enqueue runs the CLI and returns its exit code and output.
 func (w *world) enqueue(args ...string) (int, string) {
 	w.t.Helper()
-	_, bin := build(w.t)
+	bin := testbed.Command(w.t, "enqueue")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(w.env(), "USER=e2e")
 	out, err := cmd.CombinedOutput()

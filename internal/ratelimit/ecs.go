@@ -84,8 +84,9 @@ func (l *Limits) ECS(account, region string) func(*ecs.Options) {
 	l.mu.Unlock()
 	return func(o *ecs.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			// After the retry middleware: every attempt waits.
-			return s.Finalize.Add(lim, middleware.After)
+			// After the retry middleware, so every attempt waits, and
+			// before signing, so a long wait does not age the signature.
+			return s.Finalize.Insert(lim, "Signing", middleware.Before)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"ecs-deploy/events"
+	"ecs-deploy/pipeline"
 )
 
 // Config sets up a Notifier. Exactly one of WebhookURL and Token is set.
@@ -65,7 +66,7 @@ func (c *Config) setDefaults() {
 		c.MaxWait = 30 * time.Second
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = pipeline.RealClock{}.Sleep
 	}
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv

@@ -66,14 +66,3 @@ func (n *Notifier) retryAfter(err error, attempt int) (time.Duration, bool) {
 	}
 	return 0, false
 }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

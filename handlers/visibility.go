@@ -29,9 +29,13 @@ func (h *Deploy) keepInvisible(in *incoming) func() {
 				zerolog.Ctx(ctx).Warn().Msg("the message reached the 12 hours SQS keeps it invisible: it will be received again")
 				return
 			}
-			if err := h.Visibility.Set(ctx, in.msg, d); err != nil {
+			// A renewal that AWS answers slowly (retried, throttled) gives
+			// way to the next one before the visibility runs out.
+			sctx, cancel := context.WithTimeout(ctx, timeout/3)
+			if err := h.Visibility.Set(sctx, in.msg, d); err != nil {
 				zerolog.Ctx(ctx).Warn().Err(err).Msg("extend message visibility")
 			}
+			cancel()
 			select {
 			case <-done:
 				return

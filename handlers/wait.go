@@ -87,7 +87,9 @@ func (w *waiter) look(item pipeline.LockItem, ok bool, now time.Time) lockView {
 	if item.RecordVersion != w.version {
 		w.version, w.versionSince = item.RecordVersion, now
 	}
-	deadFor := now.Sub(w.versionSince) - w.h.Lease
+	// The holder's lease is its own -lock-lease, which may be longer
+	// than this daemon's during a change of settings.
+	deadFor := now.Sub(w.versionSince) - max(w.h.Lease, item.Lease)
 	switch {
 	case deadFor < 0:
 		return lockView{mine: mine, why: (&pipeline.LockHeldError{Key: key, Holder: st}).Error(), lapsesIn: -deadFor}
@@ -150,7 +152,9 @@ func (w *waiter) waitTurn() error {
 		if item, ok, err := h.Locks.Peek(ctx, pipeline.LockKey(req.App, req.Env)); err != nil {
 			log.Warn().Err(err).Msg("read the deploy lock")
 		} else {
-			view = w.look(item, ok, now)
+			// The moment the item is first seen at a version is read
+			// after it arrived: the version was written before it.
+			view = w.look(item, ok, time.Now())
 		}
 		if view.mine && !w.place.First {
 			// This request's own deploy, interrupted: it resumes first.

@@ -72,7 +72,7 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		}
 		r.st = Status{DeployID: r.req.DeployID, App: r.req.App, Env: r.req.Env, Mode: r.req.Mode, Step: StepLock,
 			Artifact: art, ConfigSHA: r.req.ConfigSHA, RequestedBy: r.req.RequestedBy, CorrelationID: r.req.CorrelationID,
-			SkipCommands: r.req.SkipCommands}
+			SkipCommands: r.req.SkipCommands, Ended: prev.endedSoFar()}
 		r.prev = prev
 	}
 	if r.st.RollingBack {

@@ -217,7 +217,10 @@ func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*
 		}
 		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
-	held := &Lock{locker: l, client: client, key: key, lock: lk, runID: runID, stop: make(chan struct{}), done: make(chan struct{})}
+	// The lease counts from here, a little after the write that took the
+	// lock: the first heartbeat, one period later, counts from its send.
+	held := &Lock{locker: l, client: client, key: key, lock: lk, runID: runID, stop: make(chan struct{}), done: make(chan struct{}),
+		last: time.Now()}
 	go held.heartbeat()
 	prev, ok, err := decodeStatus(lk.Data())
 	if err != nil {
@@ -274,15 +277,16 @@ func (lk *Lock) heartbeat() {
 	cfg := lk.locker.cfg
 	t := time.NewTicker(cfg.Heartbeat)
 	defer t.Stop()
-	lk.mu.Lock()
-	lk.last = time.Now()
-	lk.mu.Unlock()
 	for {
 		select {
 		case <-lk.stop:
 			return
 		case <-t.C:
 		}
+		// A heartbeat that lands renews the lease from when it was sent,
+		// not answered: a waiter may have seen it land before the answer
+		// came back, and counts the lease from there.
+		sent := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lease)
 		err := lk.client.SendHeartbeatWithContext(ctx, lk.lock, ownHolding)
 		if err == nil {
@@ -292,7 +296,7 @@ func (lk *Lock) heartbeat() {
 		lk.mu.Lock()
 		switch {
 		case err == nil:
-			lk.last = time.Now()
+			lk.last = sent
 		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
 			lk.lost = fmt.Errorf("%w: %s: %v", ErrLockLost, lk.key, err)
 		case time.Since(lk.last) > cfg.Lease-cfg.Heartbeat:
@@ -335,11 +339,20 @@ func (lk *Lock) stopHeartbeat() {
 }
 
 // Check returns an error wrapping ErrLockLost once the lock may no longer be
-// this deploy's. Call it before every change to AWS.
+// this deploy's: another owner took it, or no write of this run has landed
+// for a lease less a heartbeat, counted from when the last one that landed
+// was sent (a waiter that has seen the lock unchanged for a lease may take
+// it; the heartbeat in hand keeps the two apart). Call it before every
+// change to AWS.
 func (lk *Lock) Check() error {
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
-	if lk.lost == nil && lk.lock.IsExpired() {
+	cfg := lk.locker.cfg
+	switch {
+	case lk.lost != nil:
+	case time.Since(lk.last) > cfg.Lease-cfg.Heartbeat:
+		lk.lost = fmt.Errorf("%w: %s: no write landed for %v", ErrLockLost, lk.key, time.Since(lk.last).Round(time.Millisecond))
+	case lk.lock.IsExpired():
 		lk.lost = fmt.Errorf("%w: %s: lease expired", ErrLockLost, lk.key)
 	}
 	return lk.lost
@@ -358,13 +371,14 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 			return err
 		}
 		// Not cancelled with ctx, for the same reason as heartbeats.
+		sent := time.Now()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lk.locker.cfg.Lease)
 		err := lk.client.SendHeartbeatWithContext(wctx, lk.lock, dynamolock.ReplaceHeartbeatData(data), ownHolding)
 		cancel()
 		lk.mu.Lock()
 		switch {
 		case err == nil:
-			lk.last = time.Now()
+			lk.last = sent
 			lk.mu.Unlock()
 			return nil
 		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
@@ -444,6 +458,9 @@ type LockItem struct {
 	Owner, RecordVersion string
 	// Released says nobody holds the lock.
 	Released bool
+	// Lease is how long the holder's lease runs from each heartbeat, as
+	// its own -lock-lease set it; 0 when unknown.
+	Lease time.Duration
 	// StopRequest, when its RunID is set, asks that run to stop.
 	StopRequest StopRequest
 }
@@ -483,6 +500,7 @@ func (l *Locker) Peek(ctx context.Context, key string) (LockItem, bool, error) {
 		owner = owner[:i]
 	}
 	it := LockItem{Owner: owner, RecordVersion: str(out.Item, "recordVersionNumber")}
+	it.Lease, _ = time.ParseDuration(str(out.Item, "leaseDuration"))
 	_, it.Released = out.Item["isReleased"]
 	if d, ok := out.Item["data"].(*ddbtypes.AttributeValueMemberB); ok {
 		it.Data = d.Value
@@ -514,24 +532,29 @@ func (l *Locker) RequestStop(ctx context.Context, key string, req StopRequest) e
 	return nil
 }
 
+// releasedOwner names a lock ReleaseDead released: nobody's.
+const releasedOwner = "released-dead"
+
 // ReleaseDead marks released the lock of key whose holder has stopped
 // renewing it, so that Acquire takes it at once rather than watching it
 // for another lease, keeping its data (the deploy status). It does so
 // only if the item still has version, the record version the caller has
 // seen unchanged for at least a lease; it says whether it did. A holder
 // that renewed the lock since, or another taker, leaves it as it is. The
-// release writes a new record version, as a taker does: were the holder
-// only stalled, its next heartbeat fails and it knows it lost the lock.
+// release writes a new record version and a new owner name: the holder's
+// heartbeats and status writes are conditional on its owner name
+// (ownHolding), so were it only stalled, its next write fails and it
+// knows it lost the lock.
 func (l *Locker) ReleaseDead(ctx context.Context, key, version string) (bool, error) {
 	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.cfg.Table),
 		Key:                      map[string]ddbtypes.AttributeValue{"key": s(key)},
-		UpdateExpression:         aws.String("SET #released = :released, #version = :new"),
+		UpdateExpression:         aws.String("SET #released = :released, #version = :new, #owner = :owner"),
 		ConditionExpression:      aws.String("#version = :version AND attribute_not_exists(#released)"),
-		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber"},
+		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber", "#owner": "ownerName"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version),
-			":new": s("released-" + randomID())},
+			":new": s("released-" + randomID()), ":owner": s(releasedOwner + "/" + randomID())},
 	})
 	var failed *ddbtypes.ConditionalCheckFailedException
 	switch {

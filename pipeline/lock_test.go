@@ -192,6 +192,66 @@ func TestNewerStatusVersionRefused(t *testing.T) {
 	b.servedBySeed()
 }
 
+// TestReleaseDeadFencesStalledHolder: a holder that was only stalled when
+// its lock was released as dead cannot write to the lock again, and learns
+// it lost it; the taker gets the status it wrote last.
+func TestReleaseDeadFencesStalledHolder(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx := testContext(t)
+	cfg := pipeline.LockConfig{Table: b.table, Lease: 3 * time.Second, Heartbeat: 200 * time.Millisecond}
+	newLocker := func(owner string) *pipeline.Locker {
+		cfg.Owner = owner
+		l, err := pipeline.NewLocker(b.db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	stalled, taker := newLocker("stalled"), newLocker("taker")
+	key := "fence-prod"
+	lk, _, _, err := stalled.Acquire(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Abandon()
+	want := pipeline.Status{DeployID: "d-1", App: "fence", Env: "prod", State: pipeline.StateRunning, Step: pipeline.StepWaitStable}
+	if err := lk.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	it, _, err := taker.Peek(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Lease != cfg.Lease {
+		t.Fatalf("Peek read the holder's lease as %v, want %v", it.Lease, cfg.Lease)
+	}
+	// A waiter that judged the holder dead at the version it saw (it
+	// was stalled, not dead) releases the lock under it.
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); !ok || err != nil {
+		t.Fatalf("release at the version just read: %v %v", ok, err)
+	}
+	later := want
+	later.Step = pipeline.StepVerify
+	if err := lk.Save(ctx, later); !errors.Is(err, pipeline.ErrLockLost) {
+		t.Fatalf("the stalled holder wrote its status to a lock released under it: %v", err)
+	}
+	if err := lk.Check(); !errors.Is(err, pipeline.ErrLockLost) {
+		t.Fatalf("the stalled holder still thinks it holds the lock: %v", err)
+	}
+	got, st, found, err := taker.Acquire(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release(ctx, st)
+	if !found || st.DeployID != "d-1" || st.Step != pipeline.StepWaitStable {
+		t.Fatalf("status after the takeover: %+v (found %v)", st, found)
+	}
+	time.Sleep(3 * cfg.Heartbeat)
+	if it, _, _ := taker.Peek(ctx, key); it.Owner != "taker" || it.Released {
+		t.Fatalf("lock after the takeover: owner %q, released %v: the stalled holder's heartbeats still land", it.Owner, it.Released)
+	}
+}
+
 // TestReleaseDead: a lock whose holder stopped renewing it is released,
 // its status kept, only at the record version seen unchanged; Acquire
 // then takes it at once instead of watching it for a lease.

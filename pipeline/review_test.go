@@ -150,3 +150,57 @@ func TestStaleReadsAtLowTimeScale(t *testing.T) {
 		})
 	}
 }
+
+// TestLateCopyAfterLaterOperations: a copy of a request that comes back
+// after later operations replaced its own in the lock's status (its daemon
+// died before recording the outcome) is answered from the status's
+// history, never run again: a succeeded deploy as succeeded, a failed one
+// that a start-over replaced as refused, a rolled-back one as rolled back.
+// Nothing changes in AWS, and the latest deploy keeps serving.
+func TestLateCopyAfterLaterOperations(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx := testContext(t)
+	p := b.pipeline(pipeOptions{})
+	run := func(req pipeline.Request) {
+		t.Helper()
+		if _, err := p.Run(ctx, req); err != nil {
+			t.Fatalf("%s: %v", req.DeployID, err)
+		}
+	}
+	again := func(req pipeline.Request) (pipeline.Status, error) {
+		t.Helper()
+		b.sim.ResetCalls()
+		st, err := b.pipeline(pipeOptions{owner: "daemon-late"}).Run(ctx, req)
+		if got := b.mutatingCalls(); len(got) != 0 {
+			t.Fatalf("the late copy of %s changed %v", req.DeployID, got)
+		}
+		return st, err
+	}
+	run(b.request("d-1", 2, pipeline.ModeDeploy))
+	run(b.request("d-2", 3, pipeline.ModeDeploy))
+	if st, err := again(b.request("d-1", 2, pipeline.ModeDeploy)); err != nil || st.DeployID != "d-1" || st.State != pipeline.StateSucceeded {
+		t.Fatalf("late copy of d-1 after d-2: %v, status %+v", err, st)
+	}
+	b.checkDeployed("d-2")
+
+	if _, err := b.pipeline(pipeOptions{hook: crashAt(pipeline.BeforeStep, pipeline.StepWaitStable)}).Run(ctx, b.request("f-1", 4, pipeline.ModeDeploy)); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	run(b.request("s-1", 5, pipeline.ModeStartOver))
+	_, err := again(b.request("f-1", 4, pipeline.ModeDeploy))
+	if !errors.Is(err, pipeline.ErrUnfinished) || !pipeline.Permanent(err) || !strings.Contains(err.Error(), "a later operation replaced it") {
+		t.Fatalf("late copy of f-1 after the start-over: %v", err)
+	}
+	b.checkDeployed("s-1")
+
+	run(b.rollback("r-1"))
+	run(b.request("d-3", 1, pipeline.ModeDeploy))
+	_, err = again(b.request("s-1", 5, pipeline.ModeStartOver))
+	if !errors.Is(err, pipeline.ErrRolledBack) || !strings.Contains(err.Error(), "deploy s-1 was rolled back by r-1") {
+		t.Fatalf("late copy of s-1 after its rollback and d-3: %v", err)
+	}
+	if st, err := again(b.rollback("r-1")); err != nil || st.DeployID != "r-1" {
+		t.Fatalf("late copy of r-1 after d-3: %v, status %+v", err, st)
+	}
+	b.checkDeployed("d-3")
+}

@@ -147,6 +147,7 @@ func (r *run) closeUnfinished(ctx context.Context, prev Status) (Status, error) 
 	}
 	abort := prev
 	abort.DeployID, abort.Mode, abort.Closes = r.req.DeployID, ModeAbort, prev.DeployID
+	abort.Ended = prev.endedSoFar()
 	abort.RequestedBy, abort.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
 	return r.finishAbort(ctx, abort)
 }
@@ -175,6 +176,7 @@ func (r *run) finishAbort(ctx context.Context, abort Status) (Status, error) {
 func (r *run) rollbackOf(prev Status) Status {
 	st := prev
 	st.DeployID, st.Mode, st.Closes, st.RollingBack = r.req.DeployID, r.req.Mode, prev.DeployID, true
+	st.Ended = prev.endedSoFar()
 	st.State, st.Step, st.Error = StateRunning, StepReadColour, ""
 	st.RequestedBy, st.CorrelationID = r.req.RequestedBy, r.req.CorrelationID
 	st.SkipCommands = r.req.SkipCommands

@@ -75,6 +75,37 @@ type Status struct {
 	// SkipCommands says the request asked for no pre- or post-deploy
 	// commands.
 	SkipCommands bool `json:"skip_commands,omitempty"`
+
+	// Ended lists the operations that ended on this app and env before
+	// this one, newest first, at most maxEnded: a copy of their request
+	// that comes back late (its daemon died before recording the outcome)
+	// is answered from it, never run again.
+	Ended []Ended `json:"ended,omitempty"`
+}
+
+// Ended is an operation that a later one replaced in the lock's status:
+// enough of it to answer its request again.
+type Ended struct {
+	DeployID string `json:"deploy_id"`
+	Mode     Mode   `json:"mode"`
+	State    State  `json:"state"`
+	Step     int    `json:"step,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Closes   string `json:"closes,omitempty"`
+}
+
+// maxEnded bounds Status.Ended: a copy of a request comes back within
+// hours (SQS keeps a message hidden at most 12), not twenty operations
+// later.
+const maxEnded = 20
+
+// endedSoFar is Ended for an operation that replaces the one s describes.
+func (s Status) endedSoFar() []Ended {
+	if s.DeployID == "" {
+		return nil
+	}
+	e := Ended{DeployID: s.DeployID, Mode: s.Mode, State: s.State, Step: s.Step, Error: s.Error, Closes: s.Closes}
+	return append([]Ended{e}, s.Ended[:min(len(s.Ended), maxEnded-1)]...)
 }
 
 // Finished says whether the operation the status describes has ended for
@@ -86,19 +117,36 @@ func (s Status) Finished() bool {
 
 // answerFor answers a request with ID id from the status: the operation
 // it names finished, or it was closed by the operation the status records
-// (a rollback or an abort). ok is false when the status says nothing of id.
+// (a rollback or an abort), or a later operation replaced it (Ended). ok
+// is false when the status says nothing of id, or id is the operation it
+// records, unfinished (to resume).
 func (s Status) answerFor(id string) (Status, error, bool) {
-	switch {
-	case s.Closes == id && s.Mode == ModeAbort:
-		return s, permanentError{fmt.Errorf("%w: deploy %s was aborted by %s", ErrUnfinished, id, s.DeployID)}, true
-	case s.Closes == id:
-		return s, permanentError{fmt.Errorf("%w: deploy %s was rolled back by %s", ErrRolledBack, id, s.DeployID)}, true
-	case s.DeployID != id || !s.Finished():
+	if s.DeployID == id && !s.Finished() {
 		return Status{}, nil, false
-	case s.State == StateRolledBack:
-		return s, permanentError{fmt.Errorf("%w: %s", ErrRolledBack, s.Error)}, true
 	}
-	return s, nil, true
+	current := Ended{DeployID: s.DeployID, Mode: s.Mode, State: s.State, Step: s.Step, Error: s.Error, Closes: s.Closes}
+	for i, e := range append([]Ended{current}, s.Ended...) {
+		var answer error
+		switch {
+		case e.Closes == id && e.Mode == ModeAbort:
+			answer = permanentError{fmt.Errorf("%w: deploy %s was aborted by %s", ErrUnfinished, id, e.DeployID)}
+		case e.Closes == id:
+			answer = permanentError{fmt.Errorf("%w: deploy %s was rolled back by %s", ErrRolledBack, id, e.DeployID)}
+		case e.DeployID != id:
+			continue
+		case e.State == StateRolledBack:
+			answer = permanentError{fmt.Errorf("%w: %s", ErrRolledBack, e.Error)}
+		case e.State == StateSucceeded || e.State == StateAborted:
+		default:
+			answer = permanentError{fmt.Errorf("%w: %s %s stopped at step %d (%s) in state %s, and a later operation replaced it: send a new request",
+				ErrUnfinished, e.Mode, id, e.Step, stepName(e.Step), e.State)}
+		}
+		if i == 0 {
+			return s, answer, true
+		}
+		return Status{DeployID: e.DeployID, App: s.App, Env: s.Env, Mode: e.Mode, State: e.State, Step: e.Step, Error: e.Error, Closes: e.Closes}, answer, true
+	}
+	return Status{}, nil, false
 }
 
 // movedTraffic says whether the deploy got as far as the swap; at step 9

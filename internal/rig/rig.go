@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config) (r *Rig, err error) {
 	if err != nil {
 		return r, err
 	}
-	r.Locks = &LockHistory{table: LockTable, locker: locker}
+	r.Locks = &LockHistory{table: LockTable, db: r.DynamoDB}
 	h, err := front(r.goaws.Endpoint, r.Calls, r.SQSFaults, &goawsFront{tap: r.Events, sent: map[string]time.Time{}, queues: map[string]bool{}})
 	if err != nil {
 		return r, err

@@ -63,12 +63,15 @@ func TestRigDeploys(t *testing.T) {
 	}
 	var held bool
 	for _, st := range r.Locks.All() {
-		if st.Key == "rt1-prod" && st.Owner == d.Name && st.Status.DeployID == "rig-1" && !st.Released {
+		// A state its holding's own save left: the full owner names the
+		// run the status names, and the write that set the version is known.
+		if st.Key == "rt1-prod" && st.Owner == d.Name && st.Holding == d.Name+"/"+st.Status.RunID && !st.Written.IsZero() &&
+			!st.Written.After(st.At) && st.Status.DeployID == "rig-1" && !st.Released {
 			held = true
 		}
 	}
 	if !held {
-		t.Fatalf("no state of rt1-prod held by %s for rig-1 in %d states", d.Name, len(r.Locks.All()))
+		t.Fatalf("no state of rt1-prod saved by a holding of %s for rig-1 in %d states", d.Name, len(r.Locks.All()))
 	}
 	calls := r.Calls.ByService(Between(DaemonKey, sent.At, final.At))
 	for _, svc := range []string{"ecs", "elasticloadbalancing", "dynamodb", "sns", "sqs"} {

@@ -135,62 +135,119 @@ func outcomeList(m map[events.Type]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// lockSlack absorbs the time between a lock write landing in DynamoDB
-// and the front reading it back.
-const lockSlack = 250 * time.Millisecond
-
-// checkExclusive: no two daemons held one lock at once, from the lock
-// history. A lock passes from one owner to another only through a
-// release, and one released by someone else than its holder (a dead
-// holder's, ReleaseDead) or taken from under a holder (dynamolock's
-// takeover of an expired lock) had gone a lease unrenewed.
+// checkExclusive: no two holdings held one lock at once, from the lock
+// history. Holdings are told apart by the full owner name, one per
+// holding (<daemon>/<run ID>), so two holdings by one daemon are two. A
+// lock passes from one holding to another only through a release, and one
+// released by someone else than its holder (a dead holder's, ReleaseDead)
+// or taken from under a holder (dynamolock's takeover of an expired lock)
+// had gone a lease unrenewed. A holding that released its lock writes to
+// it no more: a released item whose owner is still the one that released
+// it keeps its record version.
+//
+// The lease is judged without slack, on bounds: the holder's last renewal
+// landed no earlier than the latest of its writes was sent on to DynamoDB
+// (LockState.Written), and the release or takeover landed no later than it
+// was read back (LockState.At). The gap between the two bounds can only
+// be longer than the true one, so a loaded machine makes the check miss
+// an overlap shorter than two round trips to DynamoDB, never fail a run
+// without one. Both waiters that may end a holding, dynamolock's and
+// ReleaseDead's caller, count the lease from a read that saw the last
+// version, after it landed.
 func checkExclusive(states []rig.LockState, lease time.Duration) check {
 	type holding struct {
-		owner, version string
-		last           time.Time
+		owner string
+		// renewed is when the holding's last renewal landed, at the
+		// earliest; zero when none of its writes was read back.
+		renewed time.Time
 	}
 	held := map[string]*holding{}
+	// released has, by key, the version each released holding left.
+	released := map[string]map[string]string{}
 	var bad []string
-	transfers := 0
+	transfers, unjudged := 0, 0
+	// ended judges a holding ended by someone else at s.
+	ended := func(h *holding, s rig.LockState, how string) {
+		if h.renewed.IsZero() {
+			unjudged++
+			return
+		}
+		if gap := s.At.Sub(h.renewed); gap < lease {
+			bad = append(bad, fmt.Sprintf("%s %s at most %v after %s renewed it", s.Key, how, gap.Round(time.Millisecond), h.owner))
+		}
+	}
 	for _, s := range states {
 		h := held[s.Key]
+		if s.Released {
+			rel := released[s.Key]
+			if rel == nil {
+				rel = map[string]string{}
+				released[s.Key] = rel
+			}
+			if v, ok := rel[s.Holding]; !ok {
+				rel[s.Holding] = s.RecordVersion
+			} else if v != s.RecordVersion {
+				bad = append(bad, fmt.Sprintf("%s written by %s after it was released", s.Key, s.Holding))
+			}
+		}
 		switch {
 		case s.Gone:
 			delete(held, s.Key)
 		case s.Released:
-			if h != nil && s.RecordVersion != h.version && s.At.Sub(h.last) < lease-lockSlack {
-				// Released by someone else (a new version) while the
-				// holder had renewed it within the lease.
-				bad = append(bad, fmt.Sprintf("%s released %v after %s renewed it", s.Key, s.At.Sub(h.last).Round(time.Millisecond), h.owner))
+			if h != nil && s.Holding != h.owner {
+				ended(h, s, "released by "+s.Holding)
 			}
 			delete(held, s.Key)
 		case h == nil:
-			held[s.Key] = &holding{owner: s.Owner, version: s.RecordVersion, last: s.At}
-		case h.owner == s.Owner:
-			h.version, h.last = s.RecordVersion, s.At
+			held[s.Key] = &holding{owner: s.Holding, renewed: s.Written}
+		case h.owner == s.Holding:
+			if s.Written.After(h.renewed) {
+				h.renewed = s.Written
+			}
 		default:
 			transfers++
-			if s.At.Sub(h.last) < lease-lockSlack {
-				bad = append(bad, fmt.Sprintf("%s taken by %s %v after %s renewed it", s.Key, s.Owner, s.At.Sub(h.last).Round(time.Millisecond), h.owner))
-			}
-			held[s.Key] = &holding{owner: s.Owner, version: s.RecordVersion, last: s.At}
+			ended(h, s, "taken by "+s.Holding)
+			held[s.Key] = &holding{owner: s.Holding, renewed: s.Written}
 		}
 	}
 	c := check{name: "no lock held by two daemons at once", ok: len(bad) == 0,
 		detail: fmt.Sprintf("%d lock states read back, %d taken from an unreleased holder", len(states), transfers)}
+	if unjudged > 0 {
+		c.detail += fmt.Sprintf(", %d ended holdings not judged (none of their writes read back)", unjudged)
+	}
 	if len(bad) > 0 {
 		c.detail += "; " + examples(bad)
 	}
 	return c
 }
 
-// checkStepsUnderLock: no two deploys of one app and env overlapped: each
+// checkStepsUnderLock: no two deploys of one app and env overlapped, nor
+// two runs of one deploy (a resumed copy and its stalled original): each
 // step a deploy started, it started holding its app and env's lock, the
 // lock's status naming it, as the lock history had it at that moment.
+//
+// Step events carry no run ID, so a step is put down to the holding in
+// force when it started (by owner and time), and that holding must have
+// saved the step itself first: the pipeline saves the status, with its
+// run ID (the owner's last part) and the step, before each step.started
+// goes out. A status the holding took over with the lock names another
+// run, and does not count.
 func checkStepsUnderLock(states []rig.LockState, published []rig.Published) check {
 	byKey := map[string][]rig.LockState{}
+	type save struct {
+		key, holding, deploy string
+		step                 int
+	}
+	saved := map[save]time.Time{}
 	for _, s := range states {
 		byKey[s.Key] = append(byKey[s.Key], s)
+		if s.Gone || s.Released || s.Status.RunID == "" || s.Status.RunID != runOf(s.Holding) {
+			continue
+		}
+		k := save{s.Key, s.Holding, s.Status.DeployID, s.Status.Step}
+		if at, ok := saved[k]; !ok || s.At.Before(at) {
+			saved[k] = s.At
+		}
 	}
 	var bad []string
 	steps := 0
@@ -202,21 +259,36 @@ func checkStepsUnderLock(states []rig.LockState, published []rig.Published) chec
 		key := p.App + "-" + p.Env
 		hist := byKey[key]
 		i := sort.Search(len(hist), func(i int) bool { return hist[i].At.After(p.Time) }) - 1
-		switch {
-		case i < 0:
+		if i < 0 {
 			bad = append(bad, fmt.Sprintf("%s step %d with no lock written before it", p.DeployID, p.Step))
-		case hist[i].Released || hist[i].Gone:
+			continue
+		}
+		s := hist[i]
+		at, ok := saved[save{key, s.Holding, p.DeployID, p.Step}]
+		switch {
+		case s.Released || s.Gone:
 			bad = append(bad, fmt.Sprintf("%s step %d while %s was released", p.DeployID, p.Step, key))
-		case hist[i].Status.DeployID != p.DeployID:
-			bad = append(bad, fmt.Sprintf("%s step %d while %s held it for %s", p.DeployID, p.Step, hist[i].Owner, hist[i].Status.DeployID))
+		case s.Status.DeployID != p.DeployID:
+			bad = append(bad, fmt.Sprintf("%s step %d while %s held it for %s", p.DeployID, p.Step, s.Holding, s.Status.DeployID))
+		case !ok || at.After(p.Time):
+			bad = append(bad, fmt.Sprintf("%s step %d while %s held it, not having saved that step: another run's", p.DeployID, p.Step, s.Holding))
 		}
 	}
 	c := check{name: "no two deploys of one app/env overlapped", ok: len(bad) == 0,
-		detail: fmt.Sprintf("%d steps started, each under its own deploy's lock", steps)}
+		detail: fmt.Sprintf("%d steps started, each under its own run's lock", steps)}
 	if len(bad) > 0 {
-		c.detail = fmt.Sprintf("%d of %d steps started outside their deploy's lock: %s", len(bad), steps, examples(bad))
+		c.detail = fmt.Sprintf("%d of %d steps started outside their run's lock: %s", len(bad), steps, examples(bad))
 	}
 	return c
+}
+
+// runOf is the run ID in a holding's owner name, <daemon>/<run ID>.
+func runOf(holding string) string {
+	i := strings.LastIndex(holding, "/")
+	if i < 0 {
+		return ""
+	}
+	return holding[i+1:]
 }
 
 // checkMessages: no message was lost: each was consumed (its request has

@@ -51,8 +51,25 @@ func TestCheckOutcomes(t *testing.T) {
 	}
 }
 
-func state(ms int, key, owner, version string, released bool, deploy string) rig.LockState {
-	return rig.LockState{At: at(ms), Key: key, Owner: owner, RecordVersion: version, Released: released, Status: pipeline.Status{DeployID: deploy}}
+// state is a lock state read back at ms, whose version was written (by the
+// tapped write) when it was read back.
+func state(ms int, key, holding, version string, released bool, deploy string) rig.LockState {
+	owner, _, _ := strings.Cut(holding, "/")
+	return rig.LockState{At: at(ms), Written: at(ms), Key: key, Holding: holding, Owner: owner, RecordVersion: version,
+		Released: released, Status: pipeline.Status{DeployID: deploy}}
+}
+
+// written is s with its version written, at the earliest, at ms.
+func written(s rig.LockState, ms int) rig.LockState {
+	s.Written = at(ms)
+	return s
+}
+
+// notWritten is s read back after another write than the one that set its
+// version.
+func notWritten(s rig.LockState) rig.LockState {
+	s.Written = time.Time{}
+	return s
 }
 
 func TestCheckExclusive(t *testing.T) {
@@ -61,20 +78,34 @@ func TestCheckExclusive(t *testing.T) {
 		name   string
 		states []rig.LockState
 		ok     bool
+		says   string
 	}{
-		{"released, then taken", []rig.LockState{state(0, "k", "a", "v1", false, "d1"), state(400, "k", "a", "v2", false, "d1"),
-			state(500, "k", "a", "v2", true, "d1"), state(600, "k", "b", "v3", false, "d2")}, true},
-		{"a dead holder's lock released after a lease", []rig.LockState{state(0, "k", "a", "v1", false, "d1"),
-			state(3500, "k", "a", "released-x", true, "d1"), state(3510, "k", "b", "v3", false, "d1")}, true},
-		{"an expired lock taken", []rig.LockState{state(0, "k", "a", "v1", false, "d1"), state(3200, "k", "b", "v3", false, "d1")}, true},
-		{"taken from a live holder", []rig.LockState{state(0, "k", "a", "v1", false, "d1"), state(1000, "k", "b", "v3", false, "d2")}, false},
-		{"a live holder's lock released by another", []rig.LockState{state(0, "k", "a", "v1", false, "d1"),
-			state(1000, "k", "a", "released-x", true, "d1")}, false},
-		{"other keys are other locks", []rig.LockState{state(0, "k", "a", "v1", false, "d1"), state(100, "j", "b", "v3", false, "d2")}, true},
+		{"released, then taken", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"), state(400, "k", "a/r1", "v2", false, "d1"),
+			state(500, "k", "a/r1", "v2", true, "d1"), state(600, "k", "b/r2", "v3", false, "d2")}, true, "0 taken"},
+		{"released, then taken by the same daemon", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"),
+			state(500, "k", "a/r1", "v1", true, "d1"), state(600, "k", "a/r2", "v3", false, "d2")}, true, "0 taken"},
+		{"a dead holder's lock released after a lease", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"),
+			state(3500, "k", "released-dead/x", "released-x", true, "d1"), state(3510, "k", "b/r2", "v3", false, "d1")}, true, "0 taken"},
+		{"an expired lock taken", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"), state(3200, "k", "b/r2", "v3", false, "d1")}, true, "1 taken"},
+		{"a late read-back is no overlap", []rig.LockState{written(state(400, "k", "a/r1", "v1", false, "d1"), 0),
+			state(3050, "k", "b/r2", "v3", false, "d1")}, true, "1 taken"},
+		{"a holder none of whose writes was read back", []rig.LockState{notWritten(state(0, "k", "a/r1", "v1", false, "d1")),
+			state(1000, "k", "b/r2", "v3", false, "d2")}, true, "1 ended holdings not judged"},
+		{"taken from a live holder", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"), state(1000, "k", "b/r2", "v3", false, "d2")},
+			false, "taken by b/r2"},
+		{"taken just inside the lease", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"), state(2900, "k", "b/r2", "v3", false, "d2")},
+			false, "taken by b/r2 at most 2.9s"},
+		{"a live holder's lock released by another", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"),
+			state(1000, "k", "released-dead/x", "released-x", true, "d1")}, false, "released by released-dead/x"},
+		{"two holdings of one daemon overlapping", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"),
+			state(1000, "k", "a/r2", "v2", false, "d1")}, false, "taken by a/r2"},
+		{"a holder writing after its release", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"),
+			state(500, "k", "a/r1", "v1", true, "d1"), state(700, "k", "a/r1", "v2", true, "d1")}, false, "written by a/r1 after it was released"},
+		{"other keys are other locks", []rig.LockState{state(0, "k", "a/r1", "v1", false, "d1"), state(100, "j", "b/r2", "v3", false, "d2")}, true, "0 taken"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if c := checkExclusive(tc.states, lease); c.ok != tc.ok {
-				t.Fatalf("ok %v (%s), want %v", c.ok, c.detail, tc.ok)
+			if c := checkExclusive(tc.states, lease); c.ok != tc.ok || !strings.Contains(c.detail, tc.says) {
+				t.Fatalf("ok %v (%s), want %v saying %q", c.ok, c.detail, tc.ok, tc.says)
 			}
 		})
 	}
@@ -84,18 +115,36 @@ func step(id string, n, ms int) rig.Published {
 	return rig.Published{Event: events.Event{DeployID: id, Type: events.StepStarted, Step: n, App: "a1", Env: "prod", Time: at(ms)}, At: at(ms)}
 }
 
+// saved is a1-prod's lock state after a write of holding, its status
+// naming run's step of deploy.
+func saved(ms int, holding, version string, released bool, deploy, run string, step int) rig.LockState {
+	s := state(ms, "a1-prod", holding, version, released, deploy)
+	s.Status.RunID, s.Status.Step = run, step
+	return s
+}
+
 func TestCheckStepsUnderLock(t *testing.T) {
-	states := []rig.LockState{state(0, "a1-prod", "x", "v1", false, "d1"), state(1000, "a1-prod", "x", "v1", true, "d1"),
-		state(1100, "a1-prod", "y", "v2", false, "d2")}
+	// x/r1 runs d1 and releases the lock; y/r2 takes it for d2. Then z/r3
+	// runs d3 and stalls at step 6; w/r4 takes the lock over (its status
+	// still r3's) and resumes d3 at step 6.
+	states := []rig.LockState{saved(0, "x/r1", "v1", false, "d1", "r1", 2), saved(800, "x/r1", "v2", false, "d1", "r1", 12),
+		saved(1000, "x/r1", "v2", true, "d1", "r1", 12), saved(1100, "y/r2", "v3", false, "d1", "r1", 12),
+		saved(1150, "y/r2", "v4", false, "d2", "r2", 2), saved(2000, "y/r2", "v4", true, "d2", "r2", 2),
+		saved(2100, "z/r3", "v5", false, "d3", "r3", 6), saved(5200, "w/r4", "v6", false, "d3", "r3", 6),
+		saved(5300, "w/r4", "v7", false, "d3", "r4", 6), saved(5500, "w/r4", "v8", false, "d3", "r4", 7)}
 	for _, tc := range []struct {
 		name  string
 		steps []rig.Published
 		ok    bool
 	}{
 		{"each under its own lock", []rig.Published{step("d1", 2, 10), step("d1", 12, 900), step("d2", 2, 1200)}, true},
+		{"a resume under its own lock", []rig.Published{step("d3", 6, 2150), step("d3", 6, 5350), step("d3", 7, 5600)}, true},
 		{"before any lock", []rig.Published{step("d1", 2, -5)}, false},
 		{"after its release", []rig.Published{step("d1", 12, 1050)}, false},
 		{"under another deploy's lock", []rig.Published{step("d1", 9, 1500)}, false},
+		{"under the next holding, before it saved a step", []rig.Published{step("d1", 12, 1120)}, false},
+		{"one deploy from two runs overlapping", []rig.Published{step("d3", 6, 5250)}, false},
+		{"a step its holding never saved", []rig.Published{step("d3", 8, 5600)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if c := checkStepsUnderLock(states, tc.steps); c.ok != tc.ok {

@@ -411,3 +411,46 @@ func TestCopyWaitingWhileRequestEnded(t *testing.T) {
 		t.Fatalf("published %+v, want e-1 again", got)
 	}
 }
+
+// finishingRecords is a Records whose request "ahead-1" finishes right
+// after it is first read as waiting.
+type finishingRecords struct {
+	memRecords
+	reads int
+}
+
+func (f *finishingRecords) Get(ctx context.Context, id string) (records.Record, bool, error) {
+	if id != "ahead-1" {
+		return f.memRecords.Get(ctx, id)
+	}
+	f.mu.Lock()
+	f.reads++
+	n := f.reads
+	f.mu.Unlock()
+	if n == 1 {
+		return records.Record{RequestID: id, State: records.StateQueued}, true, nil
+	}
+	return records.Record{RequestID: id, State: string(events.DeploySucceeded), Final: &events.Event{Type: events.DeploySucceeded}}, true, nil
+}
+
+// TestPlaceAheadFinishingMeanwhile: a request ahead in the line that
+// finishes while the waiter looks at the line (torture found it: the
+// waiter read its record twice and panicked when the second read said
+// finished) is waited for once, then passed.
+func TestPlaceAheadFinishingMeanwhile(t *testing.T) {
+	h, _, _ := newHandler()
+	recs := &finishingRecords{memRecords: memRecords{recs: map[string]records.Record{}}}
+	line := &memLine{places: map[string]records.Place{}}
+	h.Records, h.Line, h.Locks, h.Poll, h.OrderWindow = recs, line, noLock{}, 50*time.Millisecond, time.Millisecond
+	h.init()
+	now := time.Now()
+	line.places["ahead-1"] = records.Place{RequestID: "ahead-1", Sent: now.Add(-time.Minute), Seen: now}
+	w := h.newWaiter(&incoming{ctx: t.Context(), msg: msg(good), sent: now, received: now},
+		&job{req: events.Request{RequestID: "r-1", App: "shop", Env: "prod"}, rec: records.Record{RequestID: "r-1"}})
+	if err := w.waitTurn(); err != nil {
+		t.Fatal(err)
+	}
+	if recs.reads < 2 {
+		t.Fatalf("the record of the request ahead was read %d times: the waiter never waited for it", recs.reads)
+	}
+}

@@ -171,14 +171,19 @@ func (w *waiter) waitTurn() error {
 		why := ""
 		wait := h.Poll
 		line, err := h.Line.Read(ctx, req.App, req.Env)
+		var first *records.Place
+		if err == nil && w.joined {
+			// Once: ahead reads records, which may finish meanwhile.
+			first = w.ahead(line, now)
+		}
 		switch {
 		case err != nil || !w.joined:
 			why = "the waiting line could not be read"
 			if err != nil {
 				log.Warn().Err(err).Msg("read the waiting line")
 			}
-		case w.ahead(line, now) != nil:
-			p := w.ahead(line, now)
+		case first != nil:
+			p := first
 			why = fmt.Sprintf("request %s, sent %v before it, goes first", p.RequestID, w.place.Sent.Sub(p.Sent).Round(time.Millisecond))
 			if !view.free && view.why != "" {
 				why = view.why + "; " + why

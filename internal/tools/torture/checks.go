@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -360,6 +363,27 @@ func checkDowntime(outages []awsim.Outage) check {
 			o = append(o, fmt.Sprintf("%s from %s to %s", out.ListenerArn, out.Start.Format(time.TimeOnly), out.End.Format(time.TimeOnly)))
 		}
 		c.detail = fmt.Sprintf("%d outages: %s", len(outages), examples(o))
+	}
+	return c
+}
+
+// checkNoPanic: no daemon's log tells of a panic. The router's recoverer
+// and the pipeline turn one into a retry or a failed step, so the other
+// checks can pass over it; it is a bug all the same.
+func checkNoPanic(logs []string) check {
+	c := check{name: "no panic", ok: true, detail: fmt.Sprintf("%d daemon logs read, none tells of a panic", len(logs))}
+	var found []string
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return check{name: c.name, detail: fmt.Sprintf("read %s: %v", path, err)}
+		}
+		if n := bytes.Count(b, []byte("panic")); n > 0 {
+			found = append(found, fmt.Sprintf("%s: %d lines", filepath.Base(path), n))
+		}
+	}
+	if len(found) > 0 {
+		c.ok, c.detail = false, "panics in "+examples(found)
 	}
 	return c
 }

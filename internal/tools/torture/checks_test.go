@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,25 @@ func TestCheckDowntime(t *testing.T) {
 	}
 	if c := checkDowntime([]awsim.Outage{{ListenerArn: "l1", Start: at(0), End: at(5)}}); c.ok || !strings.Contains(c.detail, "1 outages") {
 		t.Fatalf("an outage: ok %v, %s", c.ok, c.detail)
+	}
+}
+
+func TestCheckNoPanic(t *testing.T) {
+	dir := t.TempDir()
+	clean, panicked := filepath.Join(dir, "torture-r1-g1.log"), filepath.Join(dir, "torture-r2-g1.log")
+	for path, body := range map[string]string{clean: `{"level":"info","message":"deploy succeeded"}`,
+		panicked: `{"level":"error","error":"panic occurred: \"invalid memory address\""}`} {
+		if err := os.WriteFile(path, []byte(body+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := checkNoPanic([]string{clean}); !c.ok {
+		t.Fatalf("a clean log failed: %s", c.detail)
+	}
+	if c := checkNoPanic([]string{clean, panicked}); c.ok || !strings.Contains(c.detail, "torture-r2-g1.log: 1 lines") {
+		t.Fatalf("a panic passed: %+v", c)
+	}
+	if c := checkNoPanic([]string{filepath.Join(dir, "missing.log")}); c.ok {
+		t.Fatal("a log that cannot be read passed")
 	}
 }

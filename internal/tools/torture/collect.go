@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -26,6 +27,10 @@ func (t *tortureRun) check(ctx context.Context) ([]check, error) {
 	if err != nil {
 		return nil, err
 	}
+	logs, err := filepath.Glob(filepath.Join(r.Dir, s.Name+"-*.log"))
+	if err != nil {
+		return nil, err
+	}
 	published, states := r.Events.All(), r.Locks.All()
 	sort.SliceStable(states, func(i, j int) bool { return states[i].At.Before(states[j].At) })
 	t.mu.Lock()
@@ -41,6 +46,7 @@ func (t *tortureRun) check(ctx context.Context) ([]check, error) {
 		checkMessages(sent, published, deadLettered, queued),
 		checkServices(services),
 		checkDowntime(s.Emulator.Sim.Downtime()),
+		checkNoPanic(logs),
 	}, nil
 }
 

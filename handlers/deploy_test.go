@@ -184,6 +184,7 @@ func TestLookAtLock(t *testing.T) {
 	}
 	w := &waiter{h: h, j: &job{req: events.Request{RequestID: "mine", App: "shop", Env: "prod"}}}
 	now := time.Now()
+	grace := 2*h.VisibilityTimeout + h.Lease
 	held := pipeline.LockItem{RecordVersion: "v1", Data: status("other", pipeline.StateRunning, now)}
 	if v := w.look(held, true, now); v.free || !strings.Contains(v.why, "held by deploy other") {
 		t.Fatalf("a live holder: %+v", v)
@@ -207,6 +208,18 @@ func TestLookAtLock(t *testing.T) {
 	interrupted := pipeline.LockItem{Released: true, Data: status("other", pipeline.StateRunning, now)}
 	if v := w.look(interrupted, true, now.Add(time.Second)); v.free {
 		t.Fatalf("an interrupted deploy waiting for its resume: %+v", v)
+	}
+	if v := w.look(interrupted, true, now.Add(grace+time.Second)); !v.free {
+		t.Fatalf("an interrupted deploy whose request did not come back: %+v", v)
+	}
+	// Released as dead long after its last status (by its own request's
+	// daemon, which died in turn): it still gets its time to come back.
+	releasedLate := pipeline.LockItem{Released: true, ReleasedAt: now.Add(grace), Data: status("other", pipeline.StateRunning, now)}
+	if v := w.look(releasedLate, true, now.Add(grace+time.Second)); v.free || !strings.Contains(v.why, "goes first when its request comes back") {
+		t.Fatalf("a deploy released as dead a moment ago, its status old: %+v", v)
+	}
+	if v := w.look(releasedLate, true, now.Add(2*grace+time.Second)); !v.free {
+		t.Fatalf("a deploy released as dead whose request did not come back: %+v", v)
 	}
 	failed := pipeline.LockItem{Released: true, Data: status("other", pipeline.StateFailed, now)}
 	if v := w.look(failed, true, now); !v.free {

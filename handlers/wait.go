@@ -79,7 +79,13 @@ func (w *waiter) look(item pipeline.LockItem, ok bool, now time.Time) lockView {
 	grace := 2*w.h.VisibilityTimeout + w.h.Lease
 	key := pipeline.LockKey(w.j.req.App, w.j.req.Env)
 	if item.Released {
-		if unfinished && !mine && now.Sub(st.UpdatedAt) < grace {
+		// The deploy's own request has had since its last status, or
+		// since its dead holder's lock was released, to come back.
+		since := st.UpdatedAt
+		if item.ReleasedAt.After(since) {
+			since = item.ReleasedAt
+		}
+		if unfinished && !mine && now.Sub(since) < grace {
 			return lockView{why: fmt.Sprintf("deploy %s of %s stopped at step %d when its daemon shut down; it goes first when its request comes back", st.DeployID, key, st.Step)}
 		}
 		return lockView{free: true, mine: mine}

@@ -458,6 +458,10 @@ type LockItem struct {
 	Owner, RecordVersion string
 	// Released says nobody holds the lock.
 	Released bool
+	// ReleasedAt is when ReleaseDead released it, if it did: the deploy
+	// it held has been waiting for its own request since then, not since
+	// its status was last written.
+	ReleasedAt time.Time
 	// Lease is how long the holder's lease runs from each heartbeat, as
 	// its own -lock-lease set it; 0 when unknown.
 	Lease time.Duration
@@ -502,6 +506,7 @@ func (l *Locker) Peek(ctx context.Context, key string) (LockItem, bool, error) {
 	it := LockItem{Owner: owner, RecordVersion: str(out.Item, "recordVersionNumber")}
 	it.Lease, _ = time.ParseDuration(str(out.Item, "leaseDuration"))
 	_, it.Released = out.Item["isReleased"]
+	it.ReleasedAt, _ = time.Parse(time.RFC3339Nano, str(out.Item, attrReleasedAt))
 	if d, ok := out.Item["data"].(*ddbtypes.AttributeValueMemberB); ok {
 		it.Data = d.Value
 	}
@@ -535,6 +540,10 @@ func (l *Locker) RequestStop(ctx context.Context, key string, req StopRequest) e
 // releasedOwner names a lock ReleaseDead released: nobody's.
 const releasedOwner = "released-dead"
 
+// attrReleasedAt is the lock item's attribute of when ReleaseDead
+// released it (LockItem.ReleasedAt).
+const attrReleasedAt = "releasedAt"
+
 // ReleaseDead marks released the lock of key whose holder has stopped
 // renewing it, so that Acquire takes it at once rather than watching it
 // for another lease, keeping its data (the deploy status). It does so
@@ -550,11 +559,12 @@ func (l *Locker) ReleaseDead(ctx context.Context, key, version string) (bool, er
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.cfg.Table),
 		Key:                      map[string]ddbtypes.AttributeValue{"key": s(key)},
-		UpdateExpression:         aws.String("SET #released = :released, #version = :new, #owner = :owner"),
+		UpdateExpression:         aws.String("SET #released = :released, #version = :new, #owner = :owner, #at = :at"),
 		ConditionExpression:      aws.String("#version = :version AND attribute_not_exists(#released)"),
-		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber", "#owner": "ownerName"},
+		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber", "#owner": "ownerName", "#at": attrReleasedAt},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version),
-			":new": s("released-" + randomID()), ":owner": s(releasedOwner + "/" + randomID())},
+			":new": s("released-" + randomID()), ":owner": s(releasedOwner + "/" + randomID()),
+			":at": s(time.Now().UTC().Format(time.RFC3339Nano))},
 	})
 	var failed *ddbtypes.ConditionalCheckFailedException
 	switch {

@@ -206,6 +206,11 @@ func (r *run) steps(ctx context.Context, first int) (Status, error) {
 		return r.fail(ctx, step, err)
 	}
 	if err := r.confirm(ctx, r.st.NewColour, r.st.NewTaskSetArn); err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrLockLost) {
+			// Stopped during the last check: as at any safe point, not
+			// failed by the cancelled call.
+			return r.stop(ctx, StepPostDeploy)
+		}
 		return r.fail(ctx, StepPostDeploy, err)
 	}
 	return r.finish(ctx, StateSucceeded, nil)

@@ -368,6 +368,30 @@ func TestInterruptStopsAtSafePoint(t *testing.T) {
 	b.checkDeployed("d-1")
 }
 
+// TestInterruptAfterLastStep cancels the deploy's context right after its
+// post-deploy commands, as its last check begins: it stops as interrupted,
+// to be resumed, not failed by the check's cancelled call (the torture run
+// saw a rollback's stop request fail a deploy that way).
+func TestInterruptAfterLastStep(t *testing.T) {
+	b := newBed(t, sharedDynalite(t), bedOptions{})
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	p := b.pipeline(pipeOptions{hook: func(point pipeline.HookPoint, step int) error {
+		if point == pipeline.AfterStep && step == pipeline.StepPostDeploy {
+			cancel()
+		}
+		return nil
+	}})
+	st, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy))
+	if !errors.Is(err, pipeline.ErrInterrupted) || st.State != pipeline.StateRunning || st.Step != pipeline.StepPostDeploy {
+		t.Fatalf("err = %v, status %s at step %d; want interrupted at step 12", err, st.State, st.Step)
+	}
+	if _, err := b.pipeline(pipeOptions{owner: "daemon-b"}).Run(testContext(t), b.request("d-1", 2, pipeline.ModeDeploy)); err != nil {
+		t.Fatal(err)
+	}
+	b.checkDeployed("d-1")
+}
+
 // TestDeploySurvivesFlakyAWS runs deploys while the ECS and ELB calls are
 // throttled, fail with 5xx, lose their connection, or are carried out with
 // their answer lost. Retried calls must be safe to repeat; the end state is

@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,8 +27,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"errors"
 
 	"ecs-deploy/internal/rig"
 )

@@ -41,7 +41,7 @@ type Line interface {
 // that stopped renewing it (*pipeline.Locker).
 type LockTable interface {
 	Peek(ctx context.Context, key string) (pipeline.LockItem, bool, error)
-	ReleaseDead(ctx context.Context, key, version string) (bool, error)
+	ReleaseDead(ctx context.Context, key, version string, resuming bool) (bool, error)
 }
 
 // Authorizer says whether a sender may deploy an app to an env.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -302,7 +303,7 @@ func (noLock) Peek(context.Context, string) (pipeline.LockItem, bool, error) {
 	return pipeline.LockItem{}, false, nil
 }
 
-func (noLock) ReleaseDead(context.Context, string, string) (bool, error) { return false, nil }
+func (noLock) ReleaseDead(context.Context, string, string, bool) (bool, error) { return false, nil }
 
 // deadLock is a lock table whose one lock's holder stopped renewing it.
 type deadLock struct {
@@ -320,7 +321,7 @@ func (d *deadLock) Peek(context.Context, string) (pipeline.LockItem, bool, error
 	return d.item, true, nil
 }
 
-func (d *deadLock) ReleaseDead(_ context.Context, key, version string) (bool, error) {
+func (d *deadLock) ReleaseDead(_ context.Context, key, version string, _ bool) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.released = append(d.released, key+"@"+version)
@@ -465,5 +466,22 @@ func TestPlaceAheadFinishingMeanwhile(t *testing.T) {
 	}
 	if recs.reads < 2 {
 		t.Fatalf("the record of the request ahead was read %d times: the waiter never waited for it", recs.reads)
+	}
+}
+
+// TestLateCopyOfRolledBackDeploy: a copy of a deploy request that a later
+// rollback undid, with no final record (its daemon died before writing
+// it), is answered as rolled back, though the status the pipeline answers
+// from is the rollback's, which succeeded.
+func TestLateCopyOfRolledBackDeploy(t *testing.T) {
+	h, _, _ := newHandler()
+	now := time.Now()
+	in := &incoming{ctx: t.Context(), msg: msg(good), sent: now, received: now}
+	j := &job{req: events.Request{RequestID: "d-1", App: "shop", Env: "prod", Build: 2}}
+	rollback := pipeline.Status{DeployID: "r-1", App: "shop", Env: "prod", Mode: pipeline.ModeRollback, State: pipeline.StateSucceeded, Closes: "d-1"}
+	answer := fmt.Errorf("%w: deploy d-1 was rolled back by r-1", pipeline.ErrRolledBack)
+	out := h.endedBefore(in, j, rollback, answer)
+	if out.final == nil || out.final.Type != events.DeployRolledBack || !strings.Contains(out.final.Error, "rolled back by r-1") {
+		t.Fatalf("outcome %+v, want deploy.rolled_back naming r-1", out.final)
 	}
 }

@@ -180,7 +180,7 @@ func (h *Deploy) runPipeline(in *incoming, j *job, stopHiding func()) (out outco
 	case err == nil || errors.Is(err, pipeline.ErrRolledBack):
 		// The operation had already ended: another copy of this request
 		// ran it. Tell its outcome again.
-		return h.endedBefore(in, j, st), false
+		return h.endedBefore(in, j, st, err), false
 	case errors.Is(err, pipeline.ErrPreempted):
 		// Final: a rollback or an abort stopped it. Never resumed by itself.
 		final := h.event(in, j, events.DeployFailed, "stopped for another request", err)
@@ -192,13 +192,18 @@ func (h *Deploy) runPipeline(in *incoming, j *job, stopHiding func()) (out outco
 }
 
 // endedBefore answers a request whose operation had ended already: with the
-// final event recorded for it, or one made from the deploy's status.
-func (h *Deploy) endedBefore(in *incoming, j *job, st pipeline.Status) outcome {
+// final event recorded for it, or one made from the deploy's status and the
+// pipeline's answer (ErrRolledBack when a rollback undid it: the status is
+// then the rollback's).
+func (h *Deploy) endedBefore(in *incoming, j *job, st pipeline.Status, answer error) outcome {
 	if rec, ok, err := h.Records.Get(in.ctx, j.req.RequestID); err == nil && ok && rec.Done() {
 		return outcome{kind: "duplicate", again: &rec}
 	}
 	final := h.event(in, j, events.DeploySucceeded, fmt.Sprintf("%s %s had already ended: %s", st.Mode, st.DeployID, st.State), nil)
-	if st.State == pipeline.StateRolledBack {
+	switch {
+	case errors.Is(answer, pipeline.ErrRolledBack):
+		final = h.event(in, j, events.DeployRolledBack, "already rolled back", answer)
+	case st.State == pipeline.StateRolledBack:
 		final = h.event(in, j, events.DeployRolledBack, "already rolled back", errors.New(st.Error))
 	}
 	return outcome{kind: "duplicate", job: j, final: &final}

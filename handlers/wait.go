@@ -200,7 +200,7 @@ func (w *waiter) waitTurn() error {
 			// Give requests sent just before this one time to arrive,
 			// and look again as soon as the window ends.
 			wait = min(wait, w.in.sent.Add(h.OrderWindow).Sub(now))
-		case view.deadVersion != "" && !w.releaseDead(view.deadVersion):
+		case view.deadVersion != "" && !w.releaseDead(view.deadVersion, view.mine):
 			// The holder renewed the lock after all, or someone took it:
 			// look again.
 		default:
@@ -230,10 +230,10 @@ func (w *waiter) waitTurn() error {
 // version seen, so the pipeline takes it at once instead of watching it
 // for another lease. It says whether the request may go on: also when
 // the release could not be written, as the pipeline then watches the
-// lock itself.
-func (w *waiter) releaseDead(version string) bool {
+// lock itself. mine says the deploy is this request's own, to resume.
+func (w *waiter) releaseDead(version string, mine bool) bool {
 	ctx, req := w.in.ctx, w.j.req
-	ok, err := w.h.Locks.ReleaseDead(ctx, pipeline.LockKey(req.App, req.Env), version)
+	ok, err := w.h.Locks.ReleaseDead(ctx, pipeline.LockKey(req.App, req.Env), version, mine)
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("release the lock of a dead holder")
 		return true

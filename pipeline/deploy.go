@@ -205,12 +205,10 @@ func (r *run) steps(ctx context.Context, first int) (Status, error) {
 		}
 		return r.fail(ctx, step, err)
 	}
-	if err := r.confirm(ctx, r.st.NewColour, r.st.NewTaskSetArn); err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ErrLockLost) {
-			// Stopped during the last check: as at any safe point, not
-			// failed by the cancelled call.
-			return r.stop(ctx, StepPostDeploy)
-		}
+	// The last check only reads, and runs to its end whatever asks the
+	// deploy to stop now: stopped here, a resume would run the post-deploy
+	// commands (and, with pre-deploy commands, the whole deploy) again.
+	if err := r.confirm(context.WithoutCancel(ctx), r.st.NewColour, r.st.NewTaskSetArn); err != nil {
 		return r.fail(ctx, StepPostDeploy, err)
 	}
 	return r.finish(ctx, StateSucceeded, nil)

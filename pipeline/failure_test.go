@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -369,11 +371,19 @@ func TestInterruptStopsAtSafePoint(t *testing.T) {
 }
 
 // TestInterruptAfterLastStep cancels the deploy's context right after its
-// post-deploy commands, as its last check begins: it stops as interrupted,
-// to be resumed, not failed by the check's cancelled call (the torture run
-// saw a rollback's stop request fail a deploy that way).
+// post-deploy commands, as its last check begins: the check runs to its
+// end and the deploy succeeds, its commands run once; it is neither failed
+// by the check's cancelled call (the torture run saw a rollback's stop
+// request fail a deploy that way) nor left for a resume that would run its
+// commands again.
 func TestInterruptAfterLastStep(t *testing.T) {
-	b := newBed(t, sharedDynalite(t), bedOptions{})
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	b := newBed(t, sharedDynalite(t), bedOptions{configJSON: func(sd awsim.Seeded) string {
+		count := map[string]any{"Program": "sh", "Arguments": []any{"-c", "echo x >> " + runs}}
+		return withApp(defaultConfig(sd), sd.Name, map[string]any{
+			"PreDeployCommandTemplates": []any{count}, "PostDeployCommandTemplates": []any{count}})
+	}})
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	p := b.pipeline(pipeOptions{hook: func(point pipeline.HookPoint, step int) error {
@@ -383,13 +393,13 @@ func TestInterruptAfterLastStep(t *testing.T) {
 		return nil
 	}})
 	st, err := p.Run(ctx, b.request("d-1", 2, pipeline.ModeDeploy))
-	if !errors.Is(err, pipeline.ErrInterrupted) || st.State != pipeline.StateRunning || st.Step != pipeline.StepPostDeploy {
-		t.Fatalf("err = %v, status %s at step %d; want interrupted at step 12", err, st.State, st.Step)
-	}
-	if _, err := b.pipeline(pipeOptions{owner: "daemon-b"}).Run(testContext(t), b.request("d-1", 2, pipeline.ModeDeploy)); err != nil {
-		t.Fatal(err)
+	if err != nil || st.State != pipeline.StateSucceeded {
+		t.Fatalf("err = %v, status %s at step %d; want succeeded", err, st.State, st.Step)
 	}
 	b.checkDeployed("d-1")
+	if out, _ := os.ReadFile(runs); string(out) != "x\nx\n" {
+		t.Fatalf("the pre- and post-deploy commands ran %d times in all, want 2", strings.Count(string(out), "x"))
+	}
 }
 
 // TestDeploySurvivesFlakyAWS runs deploys while the ECS and ELB calls are

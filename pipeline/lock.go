@@ -218,7 +218,8 @@ func (l *Locker) Acquire(ctx context.Context, key string, wait time.Duration) (*
 		return nil, Status{}, false, fmt.Errorf("acquire deploy lock %s: %w", key, err)
 	}
 	// The lease counts from here, a little after the write that took the
-	// lock: the first heartbeat, one period later, counts from its send.
+	// lock was sent, until the first heartbeat, which counts from its own
+	// send; dynamolock's expiry (Check) counts from before that write.
 	held := &Lock{locker: l, client: client, key: key, lock: lk, runID: runID, stop: make(chan struct{}), done: make(chan struct{}),
 		last: time.Now()}
 	go held.heartbeat()
@@ -271,7 +272,8 @@ func (lk *Lock) OnStopRequest(fn func(StopRequest)) {
 
 // heartbeat renews the lock until stopped, and looks for a request to
 // stop after each renewal. A heartbeat is not cancelled with the deploy: it
-// runs to its own timeout, a lease.
+// runs until the moment the lock counts as lost (Check), and the lock is
+// then lost at once, which stops the run.
 func (lk *Lock) heartbeat() {
 	defer close(lk.done)
 	cfg := lk.locker.cfg
@@ -287,16 +289,16 @@ func (lk *Lock) heartbeat() {
 		// not answered: a waiter may have seen it land before the answer
 		// came back, and counts the lease from there.
 		sent := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lease)
+		lk.mu.Lock()
+		deadline := lk.last.Add(cfg.Lease - cfg.Heartbeat)
+		lk.mu.Unlock()
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := lk.client.SendHeartbeatWithContext(ctx, lk.lock, ownHolding)
-		if err == nil {
-			lk.checkStopRequest(ctx)
-		}
 		cancel()
 		lk.mu.Lock()
 		switch {
 		case err == nil:
-			lk.last = sent
+			lk.renewed(sent)
 		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
 			lk.lost = fmt.Errorf("%w: %s: %v", ErrLockLost, lk.key, err)
 		case time.Since(lk.last) > cfg.Lease-cfg.Heartbeat:
@@ -309,6 +311,11 @@ func (lk *Lock) heartbeat() {
 				onLost(lost)
 			}
 			return
+		}
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Heartbeat)
+			lk.checkStopRequest(ctx)
+			cancel()
 		}
 	}
 }
@@ -336,6 +343,15 @@ func (lk *Lock) stopHeartbeat() {
 	lk.stopOnce.Do(func() { close(lk.stop) })
 	<-lk.done
 	lk.endOnce.Do(lk.locker.held.Done)
+}
+
+// renewed notes that a write sent at sent landed; lk.mu is held. Writes
+// may answer out of order (a heartbeat queued behind a status write), so
+// only a later send moves the lease on.
+func (lk *Lock) renewed(sent time.Time) {
+	if sent.After(lk.last) {
+		lk.last = sent
+	}
 }
 
 // Check returns an error wrapping ErrLockLost once the lock may no longer be
@@ -378,7 +394,7 @@ func (lk *Lock) Save(ctx context.Context, s Status) error {
 		lk.mu.Lock()
 		switch {
 		case err == nil:
-			lk.last = sent
+			lk.renewed(sent)
 			lk.mu.Unlock()
 			return nil
 		case errors.As(err, new(*dynamolock.LockNotGrantedError)):
@@ -553,18 +569,27 @@ const attrReleasedAt = "releasedAt"
 // release writes a new record version and a new owner name: the holder's
 // heartbeats and status writes are conditional on its owner name
 // (ownHolding), so were it only stalled, its next write fails and it
-// knows it lost the lock.
-func (l *Locker) ReleaseDead(ctx context.Context, key, version string) (bool, error) {
+// knows it lost the lock. resuming says the caller is the dead deploy's
+// own request, about to resume it: the time of the release is then
+// recorded (LockItem.ReleasedAt), as the deploy waits for its request
+// again from then should that request's daemon die in turn.
+func (l *Locker) ReleaseDead(ctx context.Context, key, version string, resuming bool) (bool, error) {
 	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	set := "SET #released = :released, #version = :new, #owner = :owner"
+	names := map[string]string{"#released": "isReleased", "#version": "recordVersionNumber", "#owner": "ownerName"}
+	values := map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version),
+		":new": s("released-" + randomID()), ":owner": s(releasedOwner + "/" + randomID())}
+	if resuming {
+		set += ", #at = :at"
+		names["#at"], values[":at"] = attrReleasedAt, s(time.Now().UTC().Format(time.RFC3339Nano))
+	}
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(l.cfg.Table),
-		Key:                      map[string]ddbtypes.AttributeValue{"key": s(key)},
-		UpdateExpression:         aws.String("SET #released = :released, #version = :new, #owner = :owner, #at = :at"),
-		ConditionExpression:      aws.String("#version = :version AND attribute_not_exists(#released)"),
-		ExpressionAttributeNames: map[string]string{"#released": "isReleased", "#version": "recordVersionNumber", "#owner": "ownerName", "#at": attrReleasedAt},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":released": s("1"), ":version": s(version),
-			":new": s("released-" + randomID()), ":owner": s(releasedOwner + "/" + randomID()),
-			":at": s(time.Now().UTC().Format(time.RFC3339Nano))},
+		TableName:                 aws.String(l.cfg.Table),
+		Key:                       map[string]ddbtypes.AttributeValue{"key": s(key)},
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#version = :version AND attribute_not_exists(#released)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	var failed *ddbtypes.ConditionalCheckFailedException
 	switch {

@@ -226,9 +226,13 @@ func TestReleaseDeadFencesStalledHolder(t *testing.T) {
 		t.Fatalf("Peek read the holder's lease as %v, want %v", it.Lease, cfg.Lease)
 	}
 	// A waiter that judged the holder dead at the version it saw (it
-	// was stalled, not dead) releases the lock under it.
-	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); !ok || err != nil {
+	// was stalled, not dead) releases the lock under it: a request other
+	// than the deploy's own, so no release time is recorded.
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion, false); !ok || err != nil {
 		t.Fatalf("release at the version just read: %v %v", ok, err)
+	}
+	if rel, _, _ := taker.Peek(ctx, key); !rel.Released || !rel.ReleasedAt.IsZero() {
+		t.Fatalf("released by another request: released %v at %v, want no release time", rel.Released, rel.ReleasedAt)
 	}
 	later := want
 	later.Step = pipeline.StepVerify
@@ -245,10 +249,6 @@ func TestReleaseDeadFencesStalledHolder(t *testing.T) {
 	defer got.Release(ctx, st)
 	if !found || st.DeployID != "d-1" || st.Step != pipeline.StepWaitStable {
 		t.Fatalf("status after the takeover: %+v (found %v)", st, found)
-	}
-	time.Sleep(3 * cfg.Heartbeat)
-	if it, _, _ := taker.Peek(ctx, key); it.Owner != "taker" || it.Released {
-		t.Fatalf("lock after the takeover: owner %q, released %v: the stalled holder's heartbeats still land", it.Owner, it.Released)
 	}
 }
 
@@ -282,7 +282,7 @@ func TestReleaseDead(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * cfg.Heartbeat)
-	if ok, err := taker.ReleaseDead(ctx, key, live.RecordVersion); ok || err != nil {
+	if ok, err := taker.ReleaseDead(ctx, key, live.RecordVersion, true); ok || err != nil {
 		t.Fatalf("released a lock still renewed: %v %v", ok, err)
 	}
 	lk.Abandon()
@@ -291,10 +291,10 @@ func TestReleaseDead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); !ok || err != nil {
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion, true); !ok || err != nil {
 		t.Fatalf("the dead holder's lock was not released: %v %v", ok, err)
 	}
-	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion); ok || err != nil {
+	if ok, err := taker.ReleaseDead(ctx, key, it.RecordVersion, true); ok || err != nil {
 		t.Fatalf("released twice: %v %v", ok, err)
 	}
 	if rel, _, _ := taker.Peek(ctx, key); !rel.Released || rel.RecordVersion == it.RecordVersion || time.Since(rel.ReleasedAt) > time.Minute {

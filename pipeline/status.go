@@ -79,7 +79,11 @@ type Status struct {
 	// Ended lists the operations that ended on this app and env before
 	// this one, newest first, at most maxEnded: a copy of their request
 	// that comes back late (its daemon died before recording the outcome)
-	// is answered from it, never run again.
+	// is answered from it, never run again. A daemon older than this field
+	// drops it when it writes a status: the guarantee holds once every
+	// daemon sharing the lock table has it. Requests that continue an
+	// operation (a resume, a second rollback or abort finishing one under
+	// way) keep its ID and are not listed.
 	Ended []Ended `json:"ended,omitempty"`
 }
 
@@ -104,7 +108,13 @@ func (s Status) endedSoFar() []Ended {
 	if s.DeployID == "" {
 		return nil
 	}
-	e := Ended{DeployID: s.DeployID, Mode: s.Mode, State: s.State, Step: s.Step, Error: s.Error, Closes: s.Closes}
+	// The error says why in an answer; its first line is enough there,
+	// and every status write carries the list.
+	msg, _, _ := strings.Cut(s.Error, "\n")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	e := Ended{DeployID: s.DeployID, Mode: s.Mode, State: s.State, Step: s.Step, Error: msg, Closes: s.Closes}
 	return append([]Ended{e}, s.Ended[:min(len(s.Ended), maxEnded-1)]...)
 }
 

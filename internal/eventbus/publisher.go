@@ -26,6 +26,10 @@ type Publisher struct {
 	TopicArn string
 }
 
+// progressAttempts bounds the tries of a progress event (not final): the
+// SDK's default.
+const progressAttempts = 3
+
 // Publish sends e. It addresses the topic with TopicArn, which both SNS and
 // goaws honour.
 func (p Publisher) Publish(ctx context.Context, e events.Event) error {
@@ -42,7 +46,13 @@ func (p Publisher) Publish(ctx context.Context, e events.Event) error {
 			attrs[k] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 		}
 	}
-	if _, err := p.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(p.TopicArn), Message: aws.String(string(body)), MessageAttributes: attrs}); err != nil {
+	var opts []func(*sns.Options)
+	if !e.Type.Final() {
+		// Progress is best effort: a deploy does not wait out an SNS
+		// outage at every step with the many tries a final event gets.
+		opts = append(opts, func(o *sns.Options) { o.RetryMaxAttempts = min(o.RetryMaxAttempts, progressAttempts) })
+	}
+	if _, err := p.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(p.TopicArn), Message: aws.String(string(body)), MessageAttributes: attrs}, opts...); err != nil {
 		return fmt.Errorf("publish %s for deploy %s: %w", e.Type, e.DeployID, err)
 	}
 	return nil

@@ -272,8 +272,9 @@ func (lk *Lock) OnStopRequest(fn func(StopRequest)) {
 
 // heartbeat renews the lock until stopped, and looks for a request to
 // stop after each renewal. A heartbeat is not cancelled with the deploy: it
-// runs until the moment the lock counts as lost (Check), and the lock is
-// then lost at once, which stops the run.
+// runs until a lease has passed since the last renewal's send, when a
+// waiter may take the lock, and the lock is then lost at once, which stops
+// the run (Check has refused AWS changes a heartbeat before).
 func (lk *Lock) heartbeat() {
 	defer close(lk.done)
 	cfg := lk.locker.cfg
@@ -290,7 +291,7 @@ func (lk *Lock) heartbeat() {
 		// came back, and counts the lease from there.
 		sent := time.Now()
 		lk.mu.Lock()
-		deadline := lk.last.Add(cfg.Lease - cfg.Heartbeat)
+		deadline := lk.last.Add(cfg.Lease)
 		lk.mu.Unlock()
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := lk.client.SendHeartbeatWithContext(ctx, lk.lock, ownHolding)

@@ -375,10 +375,14 @@ func TestFIFOQueue(t *testing.T) {
 
 // TestThrottledQueuesAndTables throttles one call in seven between the
 // daemons and SQS, SNS and DynamoDB: the deploys still happen, once each.
+// The lease is longer than the other tests' 2 s: a heartbeat retried with
+// the SDK's backoff under such throttling can take longer than that, and
+// a holder then rightly gives its lock up.
 func TestThrottledQueuesAndTables(t *testing.T) {
 	w := newWorld(t, worldOptions{apps: []string{"shop", "api"}, flaky: &faults.Rule{ThrottleRate: 0.15}})
-	w.startDaemon("daemon-a")
-	w.startDaemon("daemon-b")
+	lease := []string{"-lock-lease", "6s", "-lock-heartbeat", "500ms"}
+	w.startDaemon("daemon-a", lease...)
+	w.startDaemon("daemon-b", lease...)
 	w.send(request("thr-1", "shop", 2, ""), "c-thr-1")
 	w.send(request("thr-2", "api", 2, ""), "c-thr-2")
 	for _, id := range []string{"thr-1", "thr-2"} {

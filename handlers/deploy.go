@@ -199,7 +199,11 @@ func (h *Deploy) Handle(msg *message.Message) error {
 	if h.Metrics != nil {
 		h.Metrics.Finished(msg, out.kind)
 	}
-	return h.answer(in, out)
+	err := h.answer(in, out)
+	if out.stopHiding != nil {
+		out.stopHiding()
+	}
+	return err
 }
 
 func (h *Deploy) handle(in *incoming) outcome {

@@ -25,6 +25,10 @@ type outcome struct {
 	left bool
 	// err is a passing failure: the message is retried.
 	err error
+	// stopHiding, when set, ends the renewals of the message's
+	// invisibility: after answer has published and recorded the outcome,
+	// so no copy is received before the record says how it ended.
+	stopHiding func()
 }
 
 func rejected(err error) outcome { return outcome{kind: "rejected", reject: err} }

@@ -16,9 +16,17 @@ import (
 // deploy, resume, start-over, rollback or abort when its turn at the lock
 // comes (waitTurn), in one of Concurrency slots. Its message stays
 // invisible meanwhile.
-func (h *Deploy) run(in *incoming, j *job) outcome {
+func (h *Deploy) run(in *incoming, j *job) (out outcome) {
 	stopHiding := h.keepInvisible(in)
-	defer stopHiding()
+	defer func() {
+		if out.final != nil || out.again != nil || out.reject != nil {
+			// The answer publishes and records the outcome, which may take
+			// SNS's many tries: the message stays hidden until then.
+			out.stopHiding = stopHiding
+			return
+		}
+		stopHiding()
+	}()
 	if j.req.EffectiveMode() == events.ModePlan {
 		release, ok := h.takeSlot()
 		if !ok {

@@ -224,6 +224,24 @@ func StartDynalite(dir string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return start("dynalite", port, exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+	guard := filepath.Join(dir, "dynalite-guard.js")
+	if err := os.WriteFile(guard, []byte(dynaliteGuard), 0o600); err != nil {
+		return nil, err
+	}
+	return start("dynalite", port, exec.Command(node, "--require", guard, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"), filepath.Join(dir, "dynalite.log"))
 }
+
+// dynaliteGuard keeps dynalite serving when a client gives up on a request
+// (a cancelled context, a killed daemon): dynalite 4.0.0 throws the
+// request's "aborted" error (index.js, req.on('error')), and the whole
+// process dies, where DynamoDB shrugs.
+const dynaliteGuard = `process.on('uncaughtException', function (err) {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error('dynalite-guard: a client aborted its request: ' + err.message)
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
+`

@@ -31,22 +31,33 @@ func otherColour(c string) string {
 	return "blue"
 }
 
+// ServingColour reads the environment's listener rules and says which
+// colour serves, as step 3 does (readRules).
+func ServingColour(ctx context.Context, c ELBAPI, env *EnvConfig) (string, error) {
+	_, serving, err := readRules(ctx, c, env)
+	return serving, err
+}
+
 // readRules finds the rule of each colour: the one rule forwarding only to
 // its target group. The lower priority serves. A target group of the config
 // that no rule of the listener forwards to is named, with its colour.
 func (r *run) readRules(ctx context.Context) (map[string]colourRule, string, error) {
+	return readRules(ctx, r.aws.ELB, r.env)
+}
+
+func readRules(ctx context.Context, c ELBAPI, env *EnvConfig) (map[string]colourRule, string, error) {
 	var all []elbtypes.Rule
-	p := elb.NewDescribeRulesPaginator(r.aws.ELB, &elb.DescribeRulesInput{ListenerArn: aws.String(r.env.ListenerARN)})
+	p := elb.NewDescribeRulesPaginator(c, &elb.DescribeRulesInput{ListenerArn: aws.String(env.ListenerARN)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, "", fmt.Errorf("describe rules of %s: %w", r.env.ListenerARN, err)
+			return nil, "", fmt.Errorf("describe rules of %s: %w", env.ListenerARN, err)
 		}
 		all = append(all, out.Rules...)
 	}
 	rules := map[string]colourRule{}
 	for _, colour := range []string{"blue", "green"} {
-		tg := r.env.TargetGroupARNs[colour]
+		tg := env.TargetGroupARNs[colour]
 		var found []colourRule
 		for _, rule := range all {
 			if aws.ToBool(rule.IsDefault) {
@@ -65,9 +76,9 @@ func (r *run) readRules(ctx context.Context) (map[string]colourRule, string, err
 		case 1:
 			rules[colour] = found[0]
 		case 0:
-			return nil, "", permanentError{fmt.Errorf("the %s target group %s (TargetGroupARNs.%s) is not attached to listener %s: no rule forwards only to it", colour, tg, colour, r.env.ListenerARN)}
+			return nil, "", permanentError{fmt.Errorf("the %s target group %s (TargetGroupARNs.%s) is not attached to listener %s: no rule forwards only to it", colour, tg, colour, env.ListenerARN)}
 		default:
-			return nil, "", permanentError{fmt.Errorf("listener %s has %d rules forwarding only to the %s target group %s; it needs exactly one", r.env.ListenerARN, len(found), colour, tg)}
+			return nil, "", permanentError{fmt.Errorf("listener %s has %d rules forwarding only to the %s target group %s; it needs exactly one", env.ListenerARN, len(found), colour, tg)}
 		}
 	}
 	serving := "blue"

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"ecs-deploy/internal/records"
 	"ecs-deploy/pipeline"
@@ -184,7 +181,7 @@ func (r Reader) Read(ctx context.Context, app, env string) AppEnv {
 	for c, tg := range e.TargetGroupARNs {
 		colourOf[tg] = c
 	}
-	serving, err := servingColour(ctx, clients.ELB, e)
+	serving, err := pipeline.ServingColour(ctx, clients.ELB, e)
 	if err != nil {
 		fail(err)
 	}
@@ -256,59 +253,6 @@ func operation(st pipeline.Status) *Operation {
 	return &Operation{DeployID: st.DeployID, Mode: string(st.Mode), State: string(st.State), Step: st.Step, StepName: pipeline.StepName(st.Step),
 		Build: st.Artifact.BuildNumber, ConfigSHA: st.ConfigSHA, RequestedBy: st.RequestedBy, Owner: st.Owner,
 		UpdatedAt: st.UpdatedAt, Error: st.Error}
-}
-
-// servingColour reads the listener's rules: the colour whose rule, the one
-// forwarding only to its target group, has the lower priority serves.
-func servingColour(ctx context.Context, c pipeline.ELBAPI, e *pipeline.EnvConfig) (string, error) {
-	priority := map[string]int{}
-	p := elb.NewDescribeRulesPaginator(c, &elb.DescribeRulesInput{ListenerArn: aws.String(e.ListenerARN)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return "", fmt.Errorf("describe rules of %s: %w", e.ListenerARN, err)
-		}
-		for _, rule := range out.Rules {
-			if aws.ToBool(rule.IsDefault) {
-				continue
-			}
-			targets := forwardTargets(rule.Actions)
-			for colour, tg := range e.TargetGroupARNs {
-				if len(targets) == 1 && targets[0] == tg {
-					n, err := strconv.Atoi(aws.ToString(rule.Priority))
-					if err == nil {
-						priority[colour] = n
-					}
-				}
-			}
-		}
-	}
-	b, okB := priority["blue"]
-	g, okG := priority["green"]
-	switch {
-	case okB && okG && b < g, okB && !okG:
-		return "blue", nil
-	case okB && okG, okG:
-		return "green", nil
-	}
-	return "", fmt.Errorf("no rule of listener %s forwards to the blue or the green target group", e.ListenerARN)
-}
-
-func forwardTargets(actions []elbtypes.Action) []string {
-	var out []string
-	for _, a := range actions {
-		if a.Type != elbtypes.ActionTypeEnumForward {
-			continue
-		}
-		if a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0 {
-			for _, tg := range a.ForwardConfig.TargetGroups {
-				out = append(out, aws.ToString(tg.TargetGroupArn))
-			}
-		} else if a.TargetGroupArn != nil {
-			out = append(out, aws.ToString(a.TargetGroupArn))
-		}
-	}
-	return out
 }
 
 // taskSets lists the service's task sets: DescribeServices names them,

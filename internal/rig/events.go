@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"ecs-deploy/events"
+	"ecs-deploy/internal/sandbox"
 )
 
 // Published is an event SNS took.
@@ -110,7 +109,7 @@ func (g *goawsFront) Answer(op string, r *http.Request, body []byte, status int,
 	}
 	switch op {
 	case "Publish":
-		if msg, ok := publishedMessage(r.Header, body); ok {
+		if msg, ok := sandbox.PublishedMessage(r.Header, body); ok {
 			var e events.Event
 			if json.Unmarshal([]byte(msg), &e) == nil && e.Type != "" {
 				g.tap.add(Published{Event: e, At: time.Now()})
@@ -180,21 +179,4 @@ func (g *goawsFront) sentAt(id string) (time.Time, bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// publishedMessage returns the message of an SNS Publish call, in the
-// query protocol or in JSON.
-func publishedMessage(h http.Header, body []byte) (string, bool) {
-	if target := h.Get("X-Amz-Target"); target != "" {
-		var in struct{ Message string }
-		if json.Unmarshal(body, &in) != nil {
-			return "", false
-		}
-		return in.Message, true
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("Action") != "Publish" {
-		return "", false
-	}
-	return form.Get("Message"), strings.TrimSpace(form.Get("Message")) != ""
 }

@@ -10,6 +10,7 @@ import (
 
 	"ecs-deploy/internal/artifactdb"
 	"ecs-deploy/internal/awsim"
+	"ecs-deploy/internal/sandbox"
 )
 
 // StageConfig sets up a Stage.
@@ -43,7 +44,7 @@ type Stage struct {
 	// Apps are the seeded apps by name, in AppNames' order.
 	Apps     map[string]awsim.Seeded
 	AppNames []string
-	Files    Files
+	Files    sandbox.Files
 	Queue    Queue
 	// ArtifactsTable is StageConfig's.
 	ArtifactsTable string
@@ -80,7 +81,7 @@ func (r *Rig) NewStage(ctx context.Context, c StageConfig) (*Stage, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if s.Files, err = WriteFiles(dir, seeded); err != nil {
+	if s.Files, err = sandbox.WriteFiles(dir, seeded, sandbox.FilesConfig{Env: Env, Builds: Builds, BakeTime: -1}); err != nil {
 		return nil, err
 	}
 	if s.Queue, err = r.NewQueue(ctx, c.Name, c.Visibility); err != nil {

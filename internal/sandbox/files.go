@@ -26,7 +26,8 @@ type FilesConfig struct {
 	// Builds. Default 5.
 	Builds int
 	// BakeTime is how long step 11 watches the seeded alarm and target
-	// health after the swap. Default 2s.
+	// health after the swap. Default 2s; negative: none, one check after
+	// the swap.
 	BakeTime time.Duration
 }
 
@@ -59,6 +60,15 @@ func WriteFiles(dir string, seeded []awsim.Seeded, fc FilesConfig) (Files, error
 	var account, region string
 	for _, sd := range seeded {
 		account, region = sd.AccountID, sd.Region
+		env := map[string]any{
+			"AccountID": sd.AccountID, "Region": sd.Region,
+			"Cluster": sd.Cluster, "Family": sd.Service, "CPU": "256", "Memory": "512",
+			"Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
+			"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns, "AlarmNames": sd.Alarms,
+		}
+		if fc.BakeTime > 0 {
+			env["BakeTime"] = fc.BakeTime.String()
+		}
 		apps[sd.Name] = map[string]any{
 			"ArtifactDBProjectName": sd.Name,
 			"ContainerDefinitionTemplates": []any{map[string]any{
@@ -70,13 +80,7 @@ func WriteFiles(dir string, seeded []awsim.Seeded, fc FilesConfig) (Files, error
 					map[string]any{"Name": "COMMIT", "Value": "{{.Artifact.Tags.SHA}}"},
 				},
 			}},
-			"Environments": map[string]any{fc.Env: map[string]any{
-				"AccountID": sd.AccountID, "Region": sd.Region,
-				"Cluster": sd.Cluster, "Family": sd.Service, "CPU": "256", "Memory": "512",
-				"Subnets": sd.Subnets, "SecurityGroups": sd.SecurityGroups,
-				"ListenerARN": sd.ListenerArn, "TargetGroupARNs": sd.TargetGroupArns,
-				"BakeTime": fc.BakeTime.String(), "AlarmNames": sd.Alarms,
-			}},
+			"Environments": map[string]any{fc.Env: env},
 		}
 		for b := 1; b <= fc.Builds; b++ {
 			artifacts[sd.Name] = append(artifacts[sd.Name], map[string]any{"build_number": b,

@@ -35,7 +35,7 @@ func (t *publishTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && r.Method == http.MethodPost {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err == nil {
-			if msg, ok := publishedMessage(r.Header, body); ok {
+			if msg, ok := PublishedMessage(r.Header, body); ok {
 				var e events.Event
 				if json.Unmarshal([]byte(msg), &e) == nil && e.Type != "" {
 					hook(e)
@@ -47,9 +47,9 @@ func (t *publishTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.next.ServeHTTP(w, r)
 }
 
-// publishedMessage returns the message of an SNS Publish call, in the
-// query protocol or in JSON.
-func publishedMessage(h http.Header, body []byte) (string, bool) {
+// PublishedMessage returns the message of an SNS Publish call, in the
+// query protocol or in JSON; ok is false for any other call.
+func PublishedMessage(h http.Header, body []byte) (string, bool) {
 	if target := h.Get("X-Amz-Target"); target != "" {
 		if !strings.HasSuffix(target, ".Publish") {
 			return "", false
